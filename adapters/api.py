@@ -1,0 +1,118 @@
+"""REST routes of the gateway: chat, health, search and the FAQ answer used by Rasa."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Query, Request, Response
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from adapters.render import answer_messages
+from retrieval import QueryError
+
+router = APIRouter(prefix="/api")
+
+
+class ChatRequest(BaseModel):
+    """Rasa REST channel shape."""
+
+    sender: str = Field(default="anonymous", min_length=1, max_length=128)
+    message: str = Field(description="What the resident typed.")
+    metadata: dict[str, Any] = Field(
+        default_factory=dict, description='e.g. {"lang": "en"} from the channel or UI'
+    )
+
+
+class ChatMessage(BaseModel):
+    """One bot message, as Rasa's REST channel returns it."""
+
+    recipient_id: str | None = None
+    text: str | None = None
+    buttons: list[dict[str, Any]] | None = None
+    custom: dict[str, Any] | None = None
+    image: str | None = None
+
+
+class AnswerRequest(BaseModel):
+    query: str
+    lang: str | None = None
+
+
+def _check_message(request: Request, text: str) -> str:
+    limit = request.app.state.settings.gateway.max_message_chars
+    if not text.strip():
+        raise HTTPException(422, "message is empty; send the resident's question as 'message'")
+    if len(text) > limit:
+        raise HTTPException(
+            422, f"message is too long ({len(text)} characters; at most {limit} are accepted)"
+        )
+    return text
+
+
+@router.post("/chat", response_model=list[ChatMessage], response_model_exclude_none=True)
+async def chat(body: ChatRequest, request: Request, response: Response) -> list[dict[str, Any]]:
+    """One turn of conversation. Answers from Rasa, or from retrieval alone when Rasa is down
+    (then every message's ``custom.degraded`` is true and ``X-Madoguchi-Mode: degraded``)."""
+    message = _check_message(request, body.message)
+    reply = await request.app.state.chat.handle(body.sender, message, body.metadata)
+    response.headers["X-Madoguchi-Mode"] = "degraded" if reply.degraded else "rasa"
+    response.headers["Content-Language"] = reply.lang
+    return [{"recipient_id": body.sender, **m} for m in reply.messages]
+
+
+@router.get("/health")
+async def health(request: Request) -> dict[str, Any]:
+    """Each component's state and an overall ``ok`` / ``degraded``."""
+    from adapters.gateway import whisper_state
+
+    state = request.app.state
+    retriever = state.retriever
+    components = {
+        "rasa": state.rasa.rasa.as_dict() | {"url": state.settings.rasa.url},
+        "action_server": state.rasa.actions.as_dict() | {"url": state.settings.rasa.action_url},
+        "retrieval": {
+            "status": "up" if retriever.ready else "down",
+            "entries": len(retriever.kb.entries) if retriever.ready else 0,
+            "embedder": retriever.embedder.name,
+        },
+        "whisper": whisper_state(state.settings.speech.model_path),
+    }
+    ok = all(c["status"] == "up" for c in components.values())
+    return {"status": "ok" if ok else "degraded", "components": components}
+
+
+@router.get("/search")
+async def search(
+    request: Request,
+    q: str = Query(min_length=1, max_length=2000, description="the question"),
+    lang: str | None = Query(default=None, description="language code; detected when omitted"),
+    top_k: int = Query(default=5, ge=1, le=50),
+) -> list[dict[str, Any]]:
+    """Ranked FAQ entries for a question (no answer selection)."""
+    try:
+        hits = await run_in_threadpool(request.app.state.retriever.search, q, lang, top_k)
+    except QueryError as exc:
+        raise HTTPException(422, str(exc)) from exc
+    return [asdict(h) for h in hits]
+
+
+@router.post("/faq/answer")
+async def faq_answer(body: AnswerRequest, request: Request) -> dict[str, Any]:
+    """The retrieval answer and its REST-shaped messages (the Rasa action server calls this)."""
+    _check_message(request, body.query)
+    answer = await run_in_threadpool(request.app.state.retriever.answer, body.query, body.lang)
+    return {"answer": asdict(answer), "messages": answer_messages(answer)}
+
+
+class ContactRequest(BaseModel):
+    department: str = "general"
+    lang: str = "ja"
+
+
+@router.post("/contact")
+async def contact(body: ContactRequest, request: Request) -> dict[str, str]:
+    """A department's name, phone and hours in the asker's language (the general desk when
+    the department is unknown)."""
+    return asdict(request.app.state.retriever.contact(body.department, body.lang))

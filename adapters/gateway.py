@@ -1,0 +1,99 @@
+"""The FastAPI gateway: ``create_app(settings)`` builds it; nothing happens at import time.
+
+Routes: ``POST /api/chat`` (Rasa REST shape), ``GET /api/health``, ``GET /api/search`` and
+``POST /api/faq/answer`` (retrieval, also used by the Rasa action server), OpenAPI at
+``/docs``. Models are loaded in the lifespan and live on ``app.state``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from adapters import api
+from adapters.chat import ChatService
+from adapters.limits import BodySizeLimit
+from adapters.rasa_client import RasaClient
+from adapters.settings import Settings
+from retrieval import Retriever
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None, retriever: Retriever | None = None) -> FastAPI:
+    """Build the gateway.
+
+    Args:
+        settings: configuration; read from the environment when omitted.
+        retriever: an already warmed-up retriever (tests share one); built from settings
+            and warmed up in the lifespan otherwise.
+    """
+    settings = settings or Settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with httpx.AsyncClient() as http:
+            app.state.settings = settings
+            app.state.retriever = retriever or Retriever(settings.retrieval)
+            if not app.state.retriever.ready:
+                await run_in_threadpool(app.state.retriever.warm_up)
+            app.state.rasa = RasaClient(settings.rasa, http)
+            app.state.chat = ChatService(app.state.rasa, app.state.retriever)
+            await app.state.rasa.probe()
+            probe = asyncio.create_task(app.state.rasa.probe_forever())
+            log.info("gateway ready: %d FAQ entries", len(app.state.retriever.kb.entries))
+            try:
+                yield
+            finally:
+                probe.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await probe
+
+    app = FastAPI(
+        title="madoguchi gateway",
+        version="0.1.0",
+        description="Resident Q&A (Rasa + FAQ retrieval) and council-minutes services.",
+        lifespan=lifespan,
+    )
+    app.add_middleware(BodySizeLimit, max_bytes=settings.gateway.max_body_bytes)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.include_router(api.router)
+    return app
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+    parts = []
+    for err in errors:
+        where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
+        parts.append(f"{where or 'body'}: {err.get('msg')}")
+    return JSONResponse(
+        status_code=422,
+        content={"detail": "; ".join(parts) or "invalid request", "errors": _safe(errors)},
+    )
+
+
+def _safe(errors: list[Any]) -> list[dict[str, Any]]:
+    # Validation errors may carry the raw input (bytes, huge strings): keep only the
+    # location, type and message.
+    return [{"loc": e.get("loc"), "type": e.get("type"), "msg": e.get("msg")} for e in errors]
+
+
+def whisper_state(model_path: Path) -> dict[str, Any]:
+    """Whether the configured Whisper model directory is complete (not loaded here)."""
+    missing = [n for n in ("model.bin", "config.json", "tokenizer.json") if not (model_path / n).is_file()]
+    return {
+        "status": "up" if not missing else "down",
+        "path": str(model_path),
+        "detail": "complete" if not missing else f"missing {', '.join(missing)}",
+    }

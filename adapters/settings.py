@@ -1,0 +1,82 @@
+"""madoguchi's one Settings object.
+
+pydantic-settings with the ``MADOGUCHI_`` prefix and ``__`` as the nested delimiter, so
+``MADOGUCHI_RASA__URL`` sets ``settings.rasa.url``. An optional ``.env`` file is read too.
+Each package gets only its own group (``settings.retrieval``, ``settings.speech``); nothing
+else in the code base reads ``os.environ`` for configuration.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from retrieval.config import RetrievalSettings
+from speech.config import SpeechSettings
+
+
+class RasaSettings(BaseModel):
+    """Where the Rasa server and the action server are, and how long to wait for them."""
+
+    url: str = "http://127.0.0.1:5005"
+    action_url: str = "http://127.0.0.1:5055"
+    # A dialogue turn normally takes well under a second; past this the gateway answers
+    # from retrieval alone (degraded mode) rather than keep the resident waiting.
+    timeout_s: float = 10.0
+    # How often the gateway probes Rasa and the action server while they are down or up.
+    probe_interval_s: float = 2.0
+    project_dir: Path = Path("bot")
+    model_dir: Path = Path("bot/models")
+    # Rasa's training data (the KB beside it is not Rasa data).
+    data_dir: Path = Path("nlu_data/rasa")
+    # The Rasa environment (Python 3.10) that `make run` creates.
+    env_dir: Path = Path(".venv-rasa")
+    port: int = 5005
+    action_port: int = 5055
+
+
+class LineSettings(BaseModel):
+    """LINE Messaging API channel (issue 5)."""
+
+    channel_secret: SecretStr = SecretStr("")
+    channel_access_token: SecretStr = SecretStr("")
+    api_base_url: str = "https://api.line.me"
+
+
+class StorageSettings(BaseModel):
+    """Where madoguchi keeps its own state."""
+
+    data_dir: Path = Path("var")
+    url: str = "sqlite:///var/madoguchi.db"
+
+
+class GatewaySettings(BaseModel):
+    """The HTTP gateway."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # Largest request body accepted on the chat API, in bytes.
+    max_body_bytes: int = 64 * 1024
+    # Longest message accepted, in characters.
+    max_message_chars: int = 2000
+
+
+class Settings(BaseSettings):
+    """Everything configurable, grouped per component."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="MADOGUCHI_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        extra="ignore",
+    )
+
+    mode: str = "dev"
+    gateway: GatewaySettings = GatewaySettings()
+    rasa: RasaSettings = RasaSettings()
+    retrieval: RetrievalSettings = RetrievalSettings()
+    speech: SpeechSettings = SpeechSettings()
+    line: LineSettings = LineSettings()
+    storage: StorageSettings = StorageSettings()

@@ -1,0 +1,164 @@
+"""Starting and stopping the processes of the stack: Rasa server, action server, gateway.
+
+Rasa runs in its own environment (Python 3.10), so it is started as a child process, never
+imported. Children get their own session (Ctrl-C reaches only the supervisor, which then
+stops them in order) and log to files under ``var/log``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from adapters.errors import StackError
+from adapters.settings import RasaSettings
+
+log = logging.getLogger(__name__)
+RASA_ENV = {"RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2", "SANIC_HOST": "127.0.0.1"}
+
+
+@dataclass
+class Child:
+    """A running child process and where its output goes."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def stop(self, grace_s: float = 15.0) -> None:
+        """SIGTERM, then SIGKILL if it has not exited within ``grace_s``."""
+        if self.process.poll() is not None:
+            return
+        with _suppress_lookup():
+            os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(grace_s)
+        except subprocess.TimeoutExpired:
+            with _suppress_lookup():
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(5)
+
+
+class _suppress_lookup:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: type | None, *_: object) -> bool:
+        return exc_type is ProcessLookupError
+
+
+def _spawn(name: str, cmd: list[str], cwd: Path, env: dict[str, str], log_dir: Path) -> Child:
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / f"{name}.log"
+    with log_path.open("ab") as out:
+        process = subprocess.Popen(
+            cmd, cwd=cwd, env={**os.environ, **RASA_ENV, **env}, stdout=out,
+            stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    log.info("started %s (pid %d), log: %s", name, process.pid, log_path)
+    return Child(name, process, log_path)
+
+
+def rasa_bin(settings: RasaSettings) -> Path:
+    """The ``rasa`` executable of the Rasa environment."""
+    path = settings.env_dir.resolve() / "bin" / "rasa"
+    if not path.exists():
+        raise StackError(f"Rasa environment not found at {settings.env_dir}; run `make run` first")
+    return path
+
+
+def start_rasa(settings: RasaSettings, model: Path, tracker_db: Path, log_dir: Path,
+               port: int | None = None, action_port: int | None = None) -> Child:
+    """Start ``rasa run --enable-api`` on 127.0.0.1 with ``model``."""
+    port = port or settings.port
+    action_port = action_port or settings.action_port
+    tracker_db.parent.mkdir(parents=True, exist_ok=True)
+    cmd = [str(rasa_bin(settings)), "run", "--enable-api", "-i", "127.0.0.1", "-p", str(port),
+           "-m", str(model.resolve()), "--credentials", "credentials.yml",
+           "--endpoints", "endpoints.yml"]
+    env = {"MADOGUCHI_ACTION_ENDPOINT": f"http://127.0.0.1:{action_port}/webhook",
+           "MADOGUCHI_TRACKER_DB": str(tracker_db.resolve())}
+    return _spawn("rasa", cmd, settings.project_dir, env, log_dir)
+
+
+def start_actions(settings: RasaSettings, gateway_url: str, log_dir: Path,
+                  port: int | None = None) -> Child:
+    """Start the action server (Rasa env) on 127.0.0.1, pointed at the gateway."""
+    cmd = [str(rasa_bin(settings)), "run", "actions", "--actions", "actions",
+           "-p", str(port or settings.action_port)]
+    env = {"MADOGUCHI_GATEWAY_URL": gateway_url}
+    return _spawn("actions", cmd, settings.project_dir, env, log_dir)
+
+
+def wait_ready(url: str, children: Iterable[Child], timeout_s: float = 180.0) -> None:
+    """Poll ``url`` until it answers 200; fail early if a child dies.
+
+    Raises:
+        StackError: a child exited or the timeout passed; names the log to read.
+    """
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for child in children:
+            if child.process.poll() is not None:
+                raise StackError(
+                    f"{child.name} exited with code {child.process.returncode}; "
+                    f"see {child.log_path}"
+                )
+        try:
+            if httpx.get(url, timeout=2.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise StackError(f"{url} did not answer within {timeout_s:.0f} s")
+
+
+def training_inputs(settings: RasaSettings) -> list[Path]:
+    """Every file a Rasa model depends on, in a stable order."""
+    project = settings.project_dir
+    files = [project / "config.yml", project / "domain.yml"]
+    files += sorted((project / "components").glob("*.py"))
+    files += sorted(settings.data_dir.rglob("*.yml"))
+    return files
+
+
+def model_fingerprint(settings: RasaSettings) -> str:
+    """A hash of the training inputs: the model is retrained only when it changes."""
+    digest = hashlib.sha256()
+    for path in training_inputs(settings):
+        digest.update(path.as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def train_model(settings: RasaSettings, out_dir: Path | None = None, force: bool = False) -> Path:
+    """Train the Rasa model unless one for the same inputs exists; return its path.
+
+    Raises:
+        StackError: training failed (the message names the log).
+    """
+    out_dir = (out_dir or settings.model_dir).resolve()
+    name = f"madoguchi-{model_fingerprint(settings)}"
+    model = out_dir / f"{name}.tar.gz"
+    if model.exists() and not force:
+        return model
+    data = [str(p.resolve()) for p in sorted(settings.data_dir.rglob("*.yml"))]
+    cmd = [str(rasa_bin(settings)), "train", "--config", "config.yml", "--domain", "domain.yml",
+           "--data", *data, "--out", str(out_dir), "--fixed-model-name", name]
+    log_dir = Path("var/log")
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / "rasa-train.log"
+    with log_path.open("wb") as out:
+        result = subprocess.run(cmd, cwd=settings.project_dir, env={**os.environ, **RASA_ENV},
+                                stdout=out, stderr=subprocess.STDOUT, check=False)
+    if result.returncode != 0 or not model.exists():
+        raise StackError(f"Rasa training failed (exit {result.returncode}); see {log_path}")
+    return model

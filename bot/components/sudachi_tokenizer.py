@@ -1,0 +1,71 @@
+"""A Rasa tokenizer built on Sudachi (mode A), for Japanese and the other languages alike.
+
+Rasa's WhitespaceTokenizer refuses ``language: ja`` and its emoji filter eats kana, kanji
+and Hangul, so a Japanese sentence would become a single token. Sudachi splits Japanese
+into words and still splits Latin-script text on spaces; the lemma is Sudachi's normalised
+form, so 申し込み/申込み/申込 share features.
+"""
+
+from typing import Any, Dict, List, Optional, Text
+
+from rasa.engine.graph import ExecutionContext
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.tokenizers.tokenizer import Token, Tokenizer
+from rasa.shared.nlu.training_data.message import Message
+
+_SKIP_POS = {"空白"}
+
+
+@DefaultV1Recipe.register(
+    DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER, is_trainable=False
+)
+class SudachiTokenizer(Tokenizer):
+    """Tokenizes every language with Sudachi; whitespace tokens are dropped."""
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {
+            "intent_tokenization_flag": False,
+            "intent_split_symbol": "_",
+            "token_pattern": None,
+            "prefix_separator_symbol": None,
+        }
+
+    def __init__(self, config: Dict[Text, Any]) -> None:
+        super().__init__(config)
+        from sudachipy import Dictionary, SplitMode
+
+        self._tokenizer = Dictionary().create(SplitMode.A)
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "SudachiTokenizer":
+        return cls(config)
+
+    @staticmethod
+    def supported_languages() -> Optional[List[Text]]:
+        return None
+
+    def tokenize(self, message: Message, attribute: Text) -> List[Token]:
+        text = message.get(attribute) or ""
+        tokens = []
+        for morpheme in self._tokenizer.tokenize(text):
+            surface = morpheme.surface()
+            if not surface.strip() or morpheme.part_of_speech()[0] in _SKIP_POS:
+                continue
+            tokens.append(
+                Token(
+                    surface,
+                    morpheme.begin(),
+                    morpheme.end(),
+                    lemma=morpheme.normalized_form(),
+                )
+            )
+        return self._apply_token_pattern(tokens)

@@ -1,0 +1,211 @@
+"""The retriever: knowledge base → hybrid search → an answer in the asker's language.
+
+``Retriever(settings)`` is cheap; ``warm_up()`` loads the KB, the embedder and the index
+(building the index only when the KB or embedder changed). After that ``search`` and
+``answer`` are pure reads, safe to call from several threads.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+
+from retrieval.config import RetrievalSettings
+from retrieval.embed import Embedder, make_embedder
+from retrieval.errors import IndexNotReadyError, QueryError
+from retrieval.fuse import confidence, rrf
+from retrieval.index import FORMAT_VERSION, DenseIndex, Manifest
+from retrieval.kb import LANGUAGES, Entry, KnowledgeBase, load_kb
+from retrieval.langid import detect_language
+from retrieval.lexical import BM25, analyze
+from retrieval.messages import fallback_note, unknown_text
+from retrieval.types import Answer, Contact, FaqHit, Suggestion
+
+log = logging.getLogger(__name__)
+# Answer fallback order when the asker's language is missing: English, then Japanese.
+_FALLBACK = ("en", "ja")
+
+
+@dataclass(frozen=True)
+class _State:
+    kb: KnowledgeBase
+    dense: DenseIndex
+    bm25: BM25
+
+
+class Retriever:
+    """Hybrid (FAISS dense + BM25) FAQ retriever over one city's knowledge base."""
+
+    def __init__(self, settings: RetrievalSettings, embedder: Embedder | None = None) -> None:
+        self.settings = settings
+        self.embedder = embedder or make_embedder(settings.embedder, settings.threads)
+        self._state: _State | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def ready(self) -> bool:
+        return self._state is not None
+
+    @property
+    def kb(self) -> KnowledgeBase:
+        return self._require().kb
+
+    def warm_up(self, force_rebuild: bool = False) -> bool:
+        """Load the KB and the index, building the index if it is missing or stale.
+
+        Returns:
+            True if the index was (re)built, False if a saved one was loaded.
+
+        Raises:
+            KnowledgeBaseError: the KB is invalid; an index already serving keeps serving.
+        """
+        with self._lock:
+            kb = load_kb(self.settings.kb_path)
+            self.embedder.warm_up()
+            expected = Manifest(
+                FORMAT_VERSION, self.embedder.name, self.embedder.version, kb.digest, 0
+            )
+            dense = None if force_rebuild else DenseIndex.load(self.settings.index_dir, expected)
+            built = dense is None
+            if dense is None:
+                log.info("building the FAQ index for %d entries", len(kb.entries))
+                dense = DenseIndex.build(kb, self.embedder)
+                dense.save(self.settings.index_dir)
+            bm25 = BM25([analyze(_lexical_text(e)) for e in kb.entries])
+            self._state = _State(kb, dense, bm25)
+            return built
+
+    def search(self, query: str, lang: str | None = None, top_k: int | None = None) -> list[FaqHit]:
+        """Entries ranked best first for ``query``.
+
+        Raises:
+            QueryError: the query is empty (after trimming).
+        """
+        state = self._require()
+        text = _clean_query(query, self.settings.max_query_chars)
+        lang = detect_language(text, given=lang).lang
+        k = top_k or self.settings.top_k
+        vector = self.embedder.embed_queries([text])[0]
+        dense = state.dense.search(vector, k=max(50, 10 * k))
+        lexical_raw = state.bm25.scores(analyze(text))
+        lexical = {state.kb.entries[i].id: s for i, s in lexical_raw.items()}
+        fused = rrf([dense, lexical])
+        ordered = sorted(fused.items(), key=lambda kv: kv[1], reverse=True)[:k]
+        return [
+            FaqHit(
+                entry_id=eid,
+                score=score,
+                dense=dense.get(eid, 0.0),
+                lexical=lexical.get(eid, 0.0),
+                question=_question(state.kb.entry(eid), lang),
+                category=state.kb.entry(eid).category,
+            )
+            for eid, score in ordered
+        ]
+
+    def answer(self, query: str, lang: str | None = None) -> Answer:
+        """The best answer for ``query`` in the asker's language, or an honest "I don't know"."""
+        state = self._require()
+        lang = detect_language(_clean_query(query, self.settings.max_query_chars), lang).lang
+        hits = self.search(query, lang=lang, top_k=max(self.settings.top_k, 5))
+        if not hits:
+            return self._unknown(state.kb, lang, 0.0, ())
+        top = hits[0]
+        best_lexical = max(hits, key=lambda h: h.lexical)
+        conf = confidence(
+            top.dense,
+            best_lexical.entry_id == top.entry_id and top.lexical > 0,
+            self.settings.confidence_centre,
+            self.settings.confidence_slope,
+        )
+        related = tuple(Suggestion(h.entry_id, h.question) for h in hits[1:4])
+        if conf < self.settings.min_confidence:
+            return self._unknown(state.kb, lang, conf, related, hits[0])
+        entry = state.kb.entry(top.entry_id)
+        text, answer_lang = _answer_text(entry, lang)
+        runner_up = hits[1] if len(hits) > 1 else None
+        kind = "answer"
+        if runner_up and top.dense - runner_up.dense < self.settings.clarify_margin:
+            kind = "clarify"
+            related = (Suggestion(top.entry_id, top.question), *related)
+        return Answer(
+            kind=kind,
+            lang=lang,
+            text=text,
+            confidence=conf,
+            contact=_contact(state.kb, entry.department, lang),
+            entry_id=entry.id,
+            source_url=entry.source_url,
+            answer_lang=answer_lang,
+            note=fallback_note(lang, answer_lang) if answer_lang != lang else None,
+            suggestions=related,
+        )
+
+    def contact(self, department: str, lang: str) -> Contact:
+        """Whom to call for ``department`` (the general desk if unknown), in ``lang``."""
+        return _contact(self._require().kb, department, lang)
+
+    def _unknown(
+        self,
+        kb: KnowledgeBase,
+        lang: str,
+        conf: float,
+        related: tuple[Suggestion, ...],
+        best: FaqHit | None = None,
+    ) -> Answer:
+        # Send the resident to the department of the nearest entry if there is one: a weak
+        # match on a topic still usually names the right office.
+        department = kb.entry(best.entry_id).department if best else "general"
+        contact = _contact(kb, department, lang)
+        return Answer(
+            kind="unknown",
+            lang=lang,
+            text=unknown_text(lang, contact),
+            confidence=conf,
+            contact=contact,
+            suggestions=related,
+        )
+
+    def _require(self) -> _State:
+        if self._state is None:
+            raise IndexNotReadyError("the retriever is not warmed up; call warm_up() first")
+        return self._state
+
+
+def _clean_query(query: str, limit: int) -> str:
+    text = " ".join(query.split())[:limit]
+    if not text:
+        raise QueryError("the query is empty; type a question")
+    return text
+
+
+def _lexical_text(entry: Entry) -> str:
+    parts = [q for qs in entry.questions.values() for q in qs]
+    parts.extend(entry.answers.values())
+    parts.extend(entry.tags)
+    return "\n".join(parts)
+
+
+def _pick_lang(available: dict, lang: str) -> str:
+    for candidate in (lang, *(["ja"] if lang == "ja-easy" else []), *_FALLBACK):
+        if candidate in available:
+            return candidate
+    return next(iter(available))
+
+
+def _question(entry: Entry, lang: str) -> str:
+    return entry.questions[_pick_lang(entry.questions, lang)][0]
+
+
+def _answer_text(entry: Entry, lang: str) -> tuple[str, str]:
+    chosen = _pick_lang(entry.answers, lang)
+    return entry.answers[chosen], chosen
+
+
+def _contact(kb: KnowledgeBase, department: str, lang: str) -> Contact:
+    dep = kb.department(department)
+    name = dep.name[_pick_lang(dep.name, lang)] if dep.name else dep.key
+    hours = dep.hours[_pick_lang(dep.hours, lang)] if dep.hours else ""
+    return Contact(department=name, phone=dep.phone, hours=hours)
+

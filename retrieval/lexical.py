@@ -1,0 +1,105 @@
+"""Lexical side of the hybrid retriever: analyzers per script and a small BM25 index.
+
+Japanese goes through Sudachi (mode A, normalised forms, content words only), so that
+申し込み/申込み/申込 and 子供/子ども meet. Chinese, Korean and Thai have no spaces to split
+on and no analyzer here, so they are indexed as character bigrams; Latin scripts as
+lower-cased words.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Sequence
+from functools import lru_cache
+
+_KANA = re.compile(r"[\u3040-\u30ff]")
+_RUNS = re.compile(
+    r"(?P<latin>[0-9A-Za-z\u00c0-\u024f\u1e00-\u1eff]+)"
+    r"|(?P<hangul>[\uac00-\ud7af]+)"
+    r"|(?P<thai>[\u0e00-\u0e7f]+)"
+    r"|(?P<han>[\u3400-\u9fff\uf900-\ufaff]+)"
+)
+_SKIP_POS = {"助詞", "助動詞", "補助記号", "記号", "空白"}
+
+
+@lru_cache(maxsize=1)
+def _sudachi():  # type: ignore[no-untyped-def]
+    from sudachipy import Dictionary, SplitMode
+
+    return Dictionary().create(SplitMode.A)
+
+
+def analyze(text: str) -> list[str]:
+    """Turn text into index terms (see the module docstring for the rules per script)."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    if _KANA.search(text) or _looks_japanese_han(text):
+        return _japanese_terms(text)
+    terms: list[str] = []
+    for match in _RUNS.finditer(text):
+        run = match.group()
+        if match.lastgroup == "latin":
+            terms.append(run)
+        else:
+            terms.extend(_bigrams(run))
+    return terms
+
+
+def _looks_japanese_han(text: str) -> bool:
+    # Kanji-only keyword queries ("保育所 申込") are common; Sudachi handles them well and
+    # they must meet the Japanese entries' terms, so han text without Chinese function
+    # words is analysed as Japanese.
+    from retrieval.langid import detect_language
+
+    return detect_language(text).lang == "ja" and bool(re.search(r"[\u4e00-\u9fff]", text))
+
+
+def _japanese_terms(text: str) -> list[str]:
+    terms = []
+    for m in _sudachi().tokenize(text):
+        if m.part_of_speech()[0] in _SKIP_POS:
+            continue
+        form = m.normalized_form()
+        if form.strip():
+            terms.append(form)
+    return terms
+
+
+def _bigrams(run: str) -> list[str]:
+    if len(run) == 1:
+        return [run]
+    return [run[i : i + 2] for i in range(len(run) - 1)]
+
+
+class BM25:
+    """Okapi BM25 over pre-analysed documents (k1=1.2, b=0.75, the usual defaults)."""
+
+    def __init__(self, docs: Sequence[Sequence[str]], k1: float = 1.2, b: float = 0.75) -> None:
+        self.k1, self.b = k1, b
+        self.n_docs = len(docs)
+        self.lengths = [len(d) for d in docs]
+        self.avg_len = (sum(self.lengths) / self.n_docs) if self.n_docs else 0.0
+        self.postings: dict[str, list[tuple[int, int]]] = {}
+        for doc_id, doc in enumerate(docs):
+            for term, tf in Counter(doc).items():
+                self.postings.setdefault(term, []).append((doc_id, tf))
+        self.idf = {
+            term: math.log(1 + (self.n_docs - len(p) + 0.5) / (len(p) + 0.5))
+            for term, p in self.postings.items()
+        }
+
+    def scores(self, query_terms: Sequence[str]) -> dict[int, float]:
+        """BM25 score of every document sharing at least one term with the query."""
+        out: dict[int, float] = {}
+        for term in set(query_terms):
+            idf = self.idf.get(term)
+            if idf is None:
+                continue
+            for doc_id, tf in self.postings[term]:
+                norm = 1 - self.b + self.b * self.lengths[doc_id] / (self.avg_len or 1)
+                out[doc_id] = out.get(doc_id, 0.0) + idf * tf * (self.k1 + 1) / (
+                    tf + self.k1 * norm
+                )
+        return out

@@ -1,0 +1,126 @@
+"""A real FAISS index with the real embedder over a tiny KB: search, persistence, staleness
+and corruption."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from retrieval import QueryError, Retriever, RetrievalSettings
+
+DEPARTMENTS = """\
+departments:
+  general:
+    name: {ja: 総合案内, en: Information desk}
+    phone: 0299-00-1000
+    hours: {ja: 平日 9時〜17時, en: Weekdays 9-17}
+  gomi:
+    name: {ja: 環境課, en: Environment Division}
+    phone: 0299-00-2000
+"""
+
+ENTRIES = """\
+entries:
+  - id: nursery
+    category: childcare
+    source_url: https://www.city.example.jp/nursery
+    questions:
+      ja: ["保育園の申し込みはいつまでですか"]
+      en: ["When is the nursery application deadline?"]
+    answers:
+      ja: 4月入所の申込は12月10日までです。
+      en: Applications for April entry close on December 10.
+  - id: burnable
+    category: garbage
+    department: gomi
+    source_url: https://www.city.example.jp/gomi
+    questions:
+      ja: ["燃えるごみの収集日はいつですか"]
+    answers:
+      ja: 燃えるごみは月曜日と木曜日に収集します。
+  - id: shelter
+    category: disaster
+    source_url: https://www.city.example.jp/hinan
+    questions:
+      ja: ["避難所はどこですか"]
+      en: ["Where is the evacuation shelter?"]
+    answers:
+      ja: 避難所は市立中央小学校です。
+      en: The shelter is Chuo Elementary School.
+  - id: juminhyo
+    category: procedures
+    source_url: https://www.city.example.jp/juminhyo
+    questions:
+      ja: ["住民票の写しを取りたい"]
+    answers:
+      ja: 住民票の写しは市民課で1通300円です。
+  - id: wifi
+    category: tourism
+    source_url: https://www.city.example.jp/wifi
+    questions:
+      ja: ["無料Wi-Fiはありますか"]
+      en: ["Is there free Wi-Fi?"]
+    answers:
+      ja: 駅前と観光案内所で無料Wi-Fiが使えます。
+      en: Free Wi-Fi is available at the station and the tourist office.
+"""
+
+
+@pytest.fixture
+def tiny(tmp_path: Path) -> RetrievalSettings:
+    kb = tmp_path / "kb"
+    kb.mkdir()
+    (kb / "departments.yml").write_text(DEPARTMENTS, encoding="utf-8")
+    (kb / "faq.yml").write_text(ENTRIES, encoding="utf-8")
+    return RetrievalSettings(kb_path=kb, index_dir=tmp_path / "index")
+
+
+def test_finds_the_right_entry_across_languages(tiny: RetrievalSettings) -> None:
+    retriever = Retriever(tiny)
+    assert retriever.warm_up() is True
+    assert retriever.search("保育所の申込の締め切り")[0].entry_id == "nursery"
+    assert retriever.search("ごみ 出す日 燃える")[0].entry_id == "burnable"
+    assert retriever.search("where should I evacuate")[0].entry_id == "shelter"
+
+
+def test_answer_in_the_askers_language_with_fallback_note(tiny: RetrievalSettings) -> None:
+    retriever = Retriever(tiny)
+    retriever.warm_up()
+    english = retriever.answer("When do nursery applications close?")
+    assert english.kind == "answer" and english.entry_id == "nursery"
+    assert english.lang == "en" and "December 10" in english.text
+    assert english.source_url == "https://www.city.example.jp/nursery"
+    # The garbage entry has no English answer: Japanese is given, with a visible note.
+    # (The UI is in English; the resident typed the Japanese words they know.)
+    garbage = retriever.answer("燃えるごみの収集日はいつ", lang="en")
+    assert garbage.entry_id == "burnable" and garbage.answer_lang == "ja"
+    assert garbage.note and "日本語" in garbage.note
+    assert garbage.contact.phone == "0299-00-2000"
+
+
+def test_unknown_question_gets_honest_answer_and_contact(tiny: RetrievalSettings) -> None:
+    retriever = Retriever(tiny)
+    retriever.warm_up()
+    answer = retriever.answer("ビットコインの今日の価格を教えて")
+    assert answer.kind == "unknown"
+    assert "0299-00-" in answer.text
+
+
+def test_index_is_reused_then_rebuilt_when_stale_or_corrupt(tiny: RetrievalSettings) -> None:
+    assert Retriever(tiny).warm_up() is True
+    assert Retriever(tiny).warm_up() is False  # saved index reused
+    faq = tiny.kb_path / "faq.yml"
+    faq.write_text(faq.read_text(encoding="utf-8").replace("300円", "350円"), encoding="utf-8")
+    assert Retriever(tiny).warm_up() is True  # KB changed → rebuilt
+    (tiny.index_dir / "dense.faiss").write_bytes(b"garbage")
+    rebuilt = Retriever(tiny)
+    assert rebuilt.warm_up() is True  # corrupt → rebuilt, not a crash
+    assert rebuilt.search("住民票")[0].entry_id == "juminhyo"
+
+
+def test_empty_query_is_refused(tiny: RetrievalSettings) -> None:
+    retriever = Retriever(tiny)
+    retriever.warm_up()
+    with pytest.raises(QueryError):
+        retriever.search("   ")
