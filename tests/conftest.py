@@ -50,3 +50,84 @@ def tmp_copy_kb(tmp_path: Path) -> Iterator[Path]:
     dest = tmp_path / "kb"
     shutil.copytree(ROOT / "nlu_data" / "kb", dest)
     yield dest
+
+
+class Stack:
+    """A real Rasa server, action server and gateway on free loopback ports."""
+
+    def __init__(self, settings, retriever, log_dir: Path) -> None:  # type: ignore[no-untyped-def]
+        import copy
+
+        self.settings = copy.deepcopy(settings)
+        self.retriever = retriever
+        self.log_dir = log_dir
+        self.rasa_port, self.action_port, self.gateway_port = free_port(), free_port(), free_port()
+        self.settings.rasa.url = f"http://127.0.0.1:{self.rasa_port}"
+        self.settings.rasa.action_url = f"http://127.0.0.1:{self.action_port}"
+        self.settings.rasa.probe_interval_s = 0.5
+        self.gateway_url = f"http://127.0.0.1:{self.gateway_port}"
+        self.rasa = None
+        self.actions = None
+        self.model: Path | None = None
+
+    def start(self) -> None:
+        from adapters.stack import start_actions, train_model, wait_ready
+
+        self.model = train_model(self.settings.rasa)
+        self._start_gateway()
+        self.actions = start_actions(
+            self.settings.rasa, self.gateway_url, self.log_dir, port=self.action_port
+        )
+        self.start_rasa()
+        wait_ready(f"{self.settings.rasa.action_url}/health", [self.actions], timeout_s=120)
+
+    def start_rasa(self) -> None:
+        from adapters.stack import start_rasa, wait_ready
+
+        assert self.model is not None
+        self.rasa = start_rasa(
+            self.settings.rasa, self.model, self.log_dir / "tracker.db", self.log_dir,
+            port=self.rasa_port, action_port=self.action_port,
+        )
+        wait_ready(f"{self.settings.rasa.url}/", [self.rasa], timeout_s=240)
+
+    def stop_rasa(self) -> None:
+        if self.rasa:
+            self.rasa.stop()
+
+    def _start_gateway(self) -> None:
+        import threading
+        import time
+
+        import uvicorn
+
+        from adapters.gateway import create_app
+
+        app = create_app(self.settings, retriever=self.retriever)
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.gateway_port, log_level="warning")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 60
+        while not self.server.started and time.monotonic() < deadline:
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        for child in (self.rasa, self.actions):
+            if child:
+                child.stop()
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+@pytest.fixture(scope="session")
+def stack(settings, retriever) -> Iterator[Stack]:  # type: ignore[no-untyped-def]
+    """Rasa (trained on the bot's data once, cached by fingerprint), actions and gateway."""
+    log_dir = TEST_VAR / "log"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    running = Stack(settings, retriever, log_dir)
+    try:
+        running.start()
+        yield running
+    finally:
+        running.stop()
