@@ -1,0 +1,19 @@
+"""`make bench`: every benchmark, one after the other, printing its figures."""
+
+from __future__ import annotations
+
+import runpy
+import sys
+
+BENCHMARKS = ["bench.chat_latency"]
+
+
+def main() -> None:
+    for name in BENCHMARKS:
+        print(f"=== {name}", flush=True)
+        sys.argv = [name]
+        runpy.run_module(name, run_name="__main__")
+
+
+if __name__ == "__main__":
+    main()
