@@ -29,7 +29,7 @@ _SKIP_POS = {"助詞", "助動詞", "補助記号", "記号", "空白"}
 def _sudachi():  # type: ignore[no-untyped-def]
     from sudachipy import Dictionary, SplitMode
 
-    return Dictionary().create(SplitMode.A)
+    return Dictionary().tokenizer(mode=SplitMode.A)
 
 
 def analyze(text: str) -> list[str]:

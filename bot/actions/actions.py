@@ -9,6 +9,7 @@ FAQ action says nothing, and the gateway, seeing an empty reply, answers from re
 
 import logging
 import os
+from abc import ABC, abstractmethod
 from typing import Any, Dict, List, Optional, Text
 
 import aiohttp
@@ -68,12 +69,13 @@ class ActionAnswerFaq(Action):
         return _lang_events(tracker, lang)
 
 
-class _FixedReply(Action):
-    table: Dict[Text, Text] = {}
-    action_name = ""
+class _FixedReply(Action, ABC):
+    """A reply from a fixed table of texts, in the resident's language."""
 
-    def name(self) -> Text:
-        return self.action_name
+    table: Dict[Text, Text] = {}
+
+    @abstractmethod
+    def name(self) -> Text: ...
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List:
         lang = _lang(tracker)
@@ -82,19 +84,31 @@ class _FixedReply(Action):
 
 
 class ActionGreet(_FixedReply):
-    table, action_name = texts.GREET, "action_greet"
+    table = texts.GREET
+
+    def name(self) -> Text:
+        return "action_greet"
 
 
 class ActionGoodbye(_FixedReply):
-    table, action_name = texts.GOODBYE, "action_goodbye"
+    table = texts.GOODBYE
+
+    def name(self) -> Text:
+        return "action_goodbye"
 
 
 class ActionThanks(_FixedReply):
-    table, action_name = texts.THANKS, "action_thanks"
+    table = texts.THANKS
+
+    def name(self) -> Text:
+        return "action_thanks"
 
 
 class ActionOutOfScope(_FixedReply):
-    table, action_name = texts.OUT_OF_SCOPE, "action_out_of_scope"
+    table = texts.OUT_OF_SCOPE
+
+    def name(self) -> Text:
+        return "action_out_of_scope"
 
 
 class ActionHandover(Action):

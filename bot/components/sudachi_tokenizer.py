@@ -37,7 +37,7 @@ class SudachiTokenizer(Tokenizer):
         super().__init__(config)
         from sudachipy import Dictionary, SplitMode
 
-        self._tokenizer = Dictionary().create(SplitMode.A)
+        self._tokenizer = Dictionary().tokenizer(mode=SplitMode.A)
 
     @classmethod
     def create(
