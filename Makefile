@@ -39,15 +39,15 @@ envs: $(VENV)/.installed $(RASA_VENV)/.installed
 $(VENV)/.installed: requirements/app.lock pyproject.toml
 	@test -n "$(PY311)" || { echo "error: Python 3.11 not found (pyenv install 3.11)"; exit 1; }
 	$(PY311) -m venv $(VENV)
-	$(VENV)/bin/pip install --no-deps -r requirements/app.lock $(PIP_QUIET)
-	$(VENV)/bin/pip install --no-deps --no-build-isolation -e . $(PIP_QUIET)
+	$(VENV)/bin/pip install -q --no-deps -r requirements/app.lock $(PIP_QUIET)
+	$(VENV)/bin/pip install -q --no-deps --no-build-isolation -e . $(PIP_QUIET)
 	$(VENV)/bin/pip check
 	touch $@
 
 $(RASA_VENV)/.installed: requirements/rasa.lock
 	@test -n "$(PY310)" || { echo "error: Python 3.10 not found (pyenv install 3.10)"; exit 1; }
 	$(PY310) -m venv $(RASA_VENV)
-	$(RASA_VENV)/bin/pip install --no-deps -r requirements/rasa.lock $(PIP_QUIET)
+	$(RASA_VENV)/bin/pip install -q --no-deps -r requirements/rasa.lock $(PIP_QUIET)
 	$(RASA_VENV)/bin/pip check
 	$(RASA_VENV)/bin/rasa telemetry disable >/dev/null 2>&1 || true
 	touch $@
