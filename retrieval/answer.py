@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from retrieval.config import RetrievalSettings
 from retrieval.embed import Embedder, make_embedder
 from retrieval.errors import IndexNotReadyError, QueryError
 from retrieval.fuse import confidence, rrf
-from retrieval.index import FORMAT_VERSION, DenseIndex, Manifest
+from retrieval.index import FORMAT_VERSION, DenseIndex, Manifest, VectorCache
 from retrieval.kb import LANGUAGES, Entry, KnowledgeBase, load_kb
 from retrieval.langid import detect_language
 from retrieval.lexical import BM25, analyze
@@ -70,11 +70,35 @@ class Retriever:
             built = dense is None
             if dense is None:
                 log.info("building the FAQ index for %d entries", len(kb.entries))
-                dense = DenseIndex.build(kb, self.embedder)
+                dense = DenseIndex.build(kb, self.embedder, self._cache())
                 dense.save(self.settings.index_dir)
-            bm25 = BM25([analyze(_lexical_text(e)) for e in kb.entries])
-            self._state = _State(kb, dense, bm25)
+            self._state = _State(kb, dense, _bm25(kb))
             return built
+
+    def upsert_entry(self, entry: Entry) -> None:
+        """Add or replace one entry in the live index without a rebuild."""
+        with self._lock:
+            state = self._require()
+            entries = tuple(e for e in state.kb.entries if e.id != entry.id) + (entry,)
+            kb = replace(state.kb, entries=entries, digest=f"live-{len(entries)}")
+            state.dense.add_entry(entry, self._cache())
+            self._state = _State(kb, state.dense, _bm25(kb))
+
+    def remove_entry(self, entry_id: str) -> bool:
+        """Remove one entry from the live index; False if it was not there."""
+        with self._lock:
+            state = self._require()
+            entries = tuple(e for e in state.kb.entries if e.id != entry_id)
+            if len(entries) == len(state.kb.entries):
+                return False
+            state.dense.remove_entry(entry_id)
+            kb = replace(state.kb, entries=entries, digest=f"live-{len(entries)}")
+            self._state = _State(kb, state.dense, _bm25(kb))
+            return True
+
+    def _cache(self) -> VectorCache:
+        name = f"vectors-{self.embedder.name}.npz"
+        return VectorCache(self.settings.vector_cache_dir / name, self.embedder)
 
     def search(self, query: str, lang: str | None = None, top_k: int | None = None) -> list[FaqHit]:
         """Entries ranked best first for ``query``.
@@ -171,6 +195,10 @@ class Retriever:
         if self._state is None:
             raise IndexNotReadyError("the retriever is not warmed up; call warm_up() first")
         return self._state
+
+
+def _bm25(kb: KnowledgeBase) -> BM25:
+    return BM25([analyze(_lexical_text(e)) for e in kb.entries])
 
 
 def _clean_query(query: str, limit: int) -> str:

