@@ -27,7 +27,9 @@ from retrieval import RetrievalError, Retriever
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__.split("\n\n")[0])
 kb_app = typer.Typer(no_args_is_help=True, help="Build and inspect the FAQ knowledge base.")
 bot_app = typer.Typer(no_args_is_help=True, help="The Rasa bot.")
+retrieval_app = typer.Typer(no_args_is_help=True, help="Measure retrieval on your own data.")
 app.add_typer(kb_app, name="kb")
+app.add_typer(retrieval_app, name="retrieval")
 app.add_typer(bot_app, name="bot")
 app.add_typer(minutes_app, name="minutes")
 app.add_typer(models_app, name="models")
@@ -153,6 +155,33 @@ def kb_stats(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
         return
     for key, value in stats.items():
         typer.echo(f"{key}: {value}")
+
+
+@retrieval_app.command("eval")
+def retrieval_eval(
+    corpus: Annotated[Path, typer.Option(help="BEIR corpus.jsonl (title = question, text = answer)")],
+    queries: Annotated[Path, typer.Option(help="BEIR queries.jsonl")],
+    qrels: Annotated[Path, typer.Option(help="BEIR qrels TSV")],
+    run_out: Annotated[Path | None, typer.Option(help="write the ranked run here (JSON lines)")] = None,
+    top_k: Annotated[int, typer.Option("--top-k", min=1, max=1000)] = 10,
+    lang: Annotated[str | None, typer.Option(help="query language; detected if omitted")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Recall@10, nDCG@10, MRR@10 and Hit@1 of the retriever on BEIR-format files."""
+    from adapters.evaluation import run_eval
+
+    try:
+        metrics = run_eval(Settings(), corpus, queries, qrels, run_out, top_k, lang)
+    except RetrievalError as exc:
+        _fail(str(exc))
+    if as_json:
+        typer.echo(json.dumps(asdict(metrics)))
+        return
+    typer.echo(f"queries     {metrics.queries}")
+    typer.echo(f"Recall@10   {metrics.recall_at_10:.4f}")
+    typer.echo(f"nDCG@10     {metrics.ndcg_at_10:.4f}")
+    typer.echo(f"MRR@10      {metrics.mrr_at_10:.4f}")
+    typer.echo(f"Hit@1       {metrics.hit_at_1:.4f}")
 
 
 @bot_app.command("train")

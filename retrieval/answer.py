@@ -51,8 +51,13 @@ class Retriever:
     def kb(self) -> KnowledgeBase:
         return self._require().kb
 
-    def warm_up(self, force_rebuild: bool = False) -> bool:
+    def warm_up(self, force_rebuild: bool = False, kb: KnowledgeBase | None = None) -> bool:
         """Load the KB and the index, building the index if it is missing or stale.
+
+        Args:
+            force_rebuild: rebuild the index even if the saved one is current.
+            kb: an already loaded knowledge base (evaluation, imports); by default the one
+                at ``settings.kb_path``.
 
         Returns:
             True if the index was (re)built, False if a saved one was loaded.
@@ -61,7 +66,7 @@ class Retriever:
             KnowledgeBaseError: the KB is invalid; an index already serving keeps serving.
         """
         with self._lock:
-            kb = load_kb(self.settings.kb_path)
+            kb = kb or load_kb(self.settings.kb_path)
             self.embedder.warm_up()
             expected = Manifest(
                 FORMAT_VERSION, self.embedder.name, self.embedder.version, kb.digest, 0
