@@ -1,6 +1,7 @@
 # madoguchi — `make run` starts the service on the sample city, `make test` runs the tests.
 # Both do all set-up first; every step is skipped when already done.
 SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
 .DEFAULT_GOAL := run
 
 PYENV_ROOT ?= $(shell pyenv root 2>/dev/null || echo $$HOME/.pyenv)
