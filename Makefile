@@ -16,6 +16,8 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export KOKORO_JA_CACHE := $(CURDIR)/var/cache/kokoro
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
+# PyTorch's CPU build lies on these machines' disk (see requirements/app.lock: torch==…+cpu).
+PIP_FIND := $(if $(wildcard /opt/wheels),--find-links /opt/wheels)
 PIP_QUIET := 2>&1 | { grep -v -E "^WARNING: Location|^$$" || true; }
 
 .PHONY: run test bench lint setup envs models index bot clean
@@ -40,7 +42,7 @@ envs: $(VENV)/.installed $(RASA_VENV)/.installed
 $(VENV)/.installed: requirements/app.lock pyproject.toml
 	@test -n "$(PY311)" || { echo "error: Python 3.11 not found (pyenv install 3.11)"; exit 1; }
 	$(PY311) -m venv $(VENV)
-	$(VENV)/bin/pip install -q --no-deps -r requirements/app.lock $(PIP_QUIET)
+	$(VENV)/bin/pip install -q --no-deps $(PIP_FIND) -r requirements/app.lock $(PIP_QUIET)
 	$(VENV)/bin/pip install -q --no-deps --no-build-isolation -e . $(PIP_QUIET)
 	$(VENV)/bin/pip check
 	touch $@

