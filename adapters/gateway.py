@@ -22,7 +22,8 @@ from starlette.concurrency import run_in_threadpool
 
 from adapters import api
 from adapters.chat import ChatService
-from adapters.limits import BodySizeLimit
+from adapters.line import LineBodyLimit, LineChannel
+from adapters.line import router as line_router
 from adapters.rasa_client import RasaClient
 from adapters.settings import Settings
 from retrieval import Retriever
@@ -49,12 +50,14 @@ def create_app(settings: Settings | None = None, retriever: Retriever | None = N
                 await run_in_threadpool(app.state.retriever.warm_up)
             app.state.rasa = RasaClient(settings.rasa, http)
             app.state.chat = ChatService(app.state.rasa, app.state.retriever)
+            app.state.line = LineChannel(settings, http, app.state.chat, app.state.retriever)
             await app.state.rasa.probe()
             probe = asyncio.create_task(app.state.rasa.probe_forever())
             log.info("gateway ready: %d FAQ entries", len(app.state.retriever.kb.entries))
             try:
                 yield
             finally:
+                app.state.line.close()
                 probe.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await probe
@@ -65,9 +68,14 @@ def create_app(settings: Settings | None = None, retriever: Retriever | None = N
         description="Resident Q&A (Rasa + FAQ retrieval) and council-minutes services.",
         lifespan=lifespan,
     )
-    app.add_middleware(BodySizeLimit, max_bytes=settings.gateway.max_body_bytes)
+    app.add_middleware(
+        LineBodyLimit,
+        max_bytes=settings.gateway.max_body_bytes,
+        line_max_bytes=settings.line.max_body_bytes,
+    )
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.include_router(api.router)
+    app.include_router(line_router)
     return app
 
 

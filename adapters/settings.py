@@ -43,6 +43,28 @@ class LineSettings(BaseModel):
     channel_secret: SecretStr = SecretStr("")
     channel_access_token: SecretStr = SecretStr("")
     api_base_url: str = "https://api.line.me"
+    # Message content (voice, images) and rich-menu images live on a separate host.
+    data_api_base_url: str = "https://api-data.line.me"
+    # One API call; content downloads (voice messages) get longer.
+    timeout_s: float = 5.0
+    content_timeout_s: float = 30.0
+    # Push retries on 5xx and timeouts, same X-Line-Retry-Key each time; the wait doubles
+    # from backoff_s up to backoff_max_s. After max_attempts the event goes to the failure log.
+    max_attempts: int = 4
+    backoff_s: float = 1.0
+    backoff_max_s: float = 30.0
+    # Reply tokens expire (about 30 s in practice); past this age the answer is pushed.
+    reply_token_ttl_s: float = 25.0
+    # How long a webhookEventId is remembered to drop redeliveries (LINE redelivers for
+    # about a day at most).
+    dedupe_ttl_s: float = 3 * 24 * 3600
+    # Webhook bodies carry many events at busy times; larger than the chat API's limit.
+    max_body_bytes: int = 512 * 1024
+    # The loading animation shown while the bot thinks (5–60, a multiple of 5).
+    loading_seconds: int = 20
+    # Answer text messages in group chats too (off: a bot answering every message in a
+    # group is noise; follow, postback and 1:1 chats always work).
+    answer_in_groups: bool = False
 
 
 class StorageSettings(BaseModel):

@@ -1,0 +1,216 @@
+"""Calls to the LINE Messaging API: reply, push (with retries), loading animation, profile,
+message content and rich menus.
+
+Why httpx and not line-bot-sdk's ApiClient: the SDK's generated clients are urllib3
+(blocking, so every call would need a worker thread) or aiohttp plus a multiprocessing
+ThreadPool, each with its own retry and timeout behaviour and exception types. The gateway
+already runs one ``httpx.AsyncClient``; with it we control exactly what this channel needs —
+a timeout per call, retries only on 5xx/429/timeouts, the *same* ``X-Line-Retry-Key`` on
+every attempt of a push, and one exception hierarchy to decide on. The SDK is still used
+for what it is good at: its pydantic models build every request body (``to_dict()`` gives
+LINE's camelCase JSON), and the tests validate those bodies against the official OpenAPI.
+
+Reply tokens cannot be retried (there is no retry key for replies), so a failed reply is
+not repeated here: the caller falls back to a push, which is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from linebot.v3.messaging import (
+    Message,
+    PushMessageRequest,
+    ReplyMessageRequest,
+    ShowLoadingAnimationRequest,
+)
+
+from adapters.errors import AdapterError
+from adapters.settings import LineSettings
+
+log = logging.getLogger(__name__)
+
+# Namespace for retry keys derived from webhook event ids (uuid5): the same event always
+# pushes with the same key, so even a second processing of it could not double-send.
+RETRY_KEY_NAMESPACE = uuid.UUID("6d61646f-6775-6368-692d-6c696e650001")
+
+
+class LineError(AdapterError):
+    """A call to the LINE API did not succeed."""
+
+    retryable = False
+
+
+class LineApiError(LineError):
+    """LINE answered with an error status."""
+
+    def __init__(self, what: str, status: int, body: str) -> None:
+        self.status = status
+        self.body = body
+        self.retryable = status >= 500 or status == 429
+        super().__init__(f"LINE {what} failed: HTTP {status}: {body[:300]}")
+
+
+class LineUnreachable(LineError):
+    """LINE did not answer in time, or could not be connected to."""
+
+    retryable = True
+
+
+class LineDeliveryError(LineError):
+    """A push still failed after every retry."""
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What the profile API says about a user (``language`` may be absent)."""
+
+    user_id: str
+    display_name: str
+    language: str | None
+
+
+def retry_key_for(seed: str) -> str:
+    """A stable X-Line-Retry-Key (UUID) for a webhook event id or reply token."""
+    return str(uuid.uuid5(RETRY_KEY_NAMESPACE, seed))
+
+
+class LineClient:
+    """The Messaging API over one shared ``httpx.AsyncClient``."""
+
+    def __init__(
+        self,
+        settings: LineSettings,
+        http: httpx.AsyncClient,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.settings = settings
+        self.http = http
+        self.sleep = sleep
+        self.api = settings.api_base_url.rstrip("/")
+        self.data_api = settings.data_api_base_url.rstrip("/")
+
+    async def reply(self, reply_token: str, messages: Sequence[Message]) -> None:
+        """Answer with a reply token (at most 5 messages; not retried)."""
+        body = ReplyMessageRequest(reply_token=reply_token, messages=list(messages)).to_dict()
+        await self._call("POST", f"{self.api}/v2/bot/message/reply", "reply", json=body)
+
+    async def push(self, to: str, messages: Sequence[Message], retry_key: str | None = None) -> str:
+        """Push messages, retrying 5xx, 429 and timeouts with backoff and the same retry key.
+
+        Returns:
+            The retry key used (a 409 means LINE already accepted that key: success).
+
+        Raises:
+            LineApiError: a non-retryable error (400, 401, 403…).
+            LineDeliveryError: still failing after ``max_attempts``.
+        """
+        key = retry_key or str(uuid.uuid4())
+        body = PushMessageRequest(to=to, messages=list(messages)).to_dict()
+        url = f"{self.api}/v2/bot/message/push"
+        attempts = max(1, self.settings.max_attempts)
+        last: LineError | None = None
+        for attempt in range(1, attempts + 1):
+            try:
+                await self._call("POST", url, "push", json=body, headers={"X-Line-Retry-Key": key})
+                return key
+            except LineApiError as exc:
+                if exc.status == 409:
+                    log.info("push %s was already accepted by LINE (409 for its retry key)", key)
+                    return key
+                if not exc.retryable:
+                    raise
+                last = exc
+            except LineUnreachable as exc:
+                last = exc
+            if attempt < attempts:
+                wait = min(self.settings.backoff_s * 2 ** (attempt - 1), self.settings.backoff_max_s)
+                log.warning("push attempt %d/%d failed (%s); retrying in %.2fs", attempt, attempts, last, wait)
+                await self.sleep(wait)
+        raise LineDeliveryError(f"push to {to} failed after {attempts} attempts: {last}") from last
+
+    async def start_loading(self, chat_id: str, seconds: int) -> bool:
+        """Show the loading animation in a 1:1 chat. Failure only costs the animation."""
+        seconds = min(60, max(5, 5 * round(seconds / 5)))
+        body = ShowLoadingAnimationRequest(chat_id=chat_id, loading_seconds=seconds).to_dict()
+        try:
+            await self._call("POST", f"{self.api}/v2/bot/chat/loading/start", "loading", json=body)
+        except LineError as exc:
+            log.warning("loading animation not shown: %s", exc)
+            return False
+        return True
+
+    async def profile(self, user_id: str) -> Profile | None:
+        """The user's profile, or None if LINE would not give it (logged)."""
+        try:
+            response = await self._call("GET", f"{self.api}/v2/bot/profile/{user_id}", "profile")
+            data = response.json()
+        except (LineError, ValueError) as exc:
+            log.warning("profile of %s unavailable: %s", user_id, exc)
+            return None
+        language = data.get("language") if isinstance(data, dict) else None
+        return Profile(
+            user_id=str(data.get("userId") or user_id),
+            display_name=str(data.get("displayName") or ""),
+            language=language if isinstance(language, str) and language else None,
+        )
+
+    async def content(self, message_id: str) -> bytes:
+        """The binary content of a user's message (voice, image…) from the data API."""
+        response = await self._call(
+            "GET", f"{self.data_api}/v2/bot/message/{message_id}/content", "content",
+            timeout=self.settings.content_timeout_s,
+        )
+        return response.content
+
+    async def create_rich_menu(self, body: dict[str, Any]) -> str:
+        """Create a rich menu; returns its id."""
+        response = await self._call("POST", f"{self.api}/v2/bot/richmenu", "create rich menu", json=body)
+        rich_menu_id = response.json().get("richMenuId")
+        if not isinstance(rich_menu_id, str) or not rich_menu_id:
+            raise LineApiError("create rich menu", response.status_code, "no richMenuId in the answer")
+        return rich_menu_id
+
+    async def upload_rich_menu_image(self, rich_menu_id: str, image: bytes, content_type: str) -> None:
+        """Upload the rich menu's image (PNG or JPEG) to the data API."""
+        await self._call(
+            "POST", f"{self.data_api}/v2/bot/richmenu/{rich_menu_id}/content", "upload rich menu image",
+            content=image, headers={"Content-Type": content_type},
+            timeout=self.settings.content_timeout_s,
+        )
+
+    async def set_default_rich_menu(self, rich_menu_id: str) -> None:
+        """Show this rich menu to every user who has no per-user menu."""
+        await self._call("POST", f"{self.api}/v2/bot/user/all/richmenu/{rich_menu_id}", "set default rich menu")
+
+    async def _call(
+        self,
+        method: str,
+        url: str,
+        what: str,
+        *,
+        json: Any = None,
+        content: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> httpx.Response:
+        token = self.settings.channel_access_token.get_secret_value()
+        all_headers = {"Authorization": f"Bearer {token}", **(headers or {})}
+        limit = timeout or self.settings.timeout_s
+        try:
+            response = await self.http.request(
+                method, url, json=json, content=content, headers=all_headers, timeout=limit
+            )
+        except httpx.TimeoutException as exc:
+            raise LineUnreachable(f"LINE {what} timed out after {limit:g}s ({type(exc).__name__})") from exc
+        except httpx.TransportError as exc:
+            raise LineUnreachable(f"LINE {what} unreachable at {url}: {type(exc).__name__}: {exc}") from exc
+        if response.status_code >= 300:
+            raise LineApiError(what, response.status_code, response.text)
+        return response

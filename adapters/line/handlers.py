@@ -1,0 +1,279 @@
+"""What the LINE channel does with each webhook event, after the webhook has answered 200.
+
+``LineBot.process(events)`` runs as a background task. For each event: drop it if its
+``webhookEventId`` was seen before (redelivery), parse it with line-bot-sdk's models (an
+unknown type is logged and skipped), act on it, and deliver the answer — with the reply
+token while it is fresh, else (or when the reply fails) by push with a retry key derived
+from the event id. An answer that still cannot be delivered goes to the failure log with
+its event; no exception escapes, so one bad event never stops the others.
+
+Text and postbacks go to ``ChatService.handle`` (Rasa, or retrieval when Rasa is down) with
+the LINE user id as sender and the user's stored language as ``metadata.lang``; follows get
+a greeting in the language of the user's LINE profile; locations get the nearest shelters
+and facilities; voice messages are transcribed with Whisper and then answered like text.
+Message text is never logged at INFO.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from linebot.v3.messaging import Message
+from linebot.v3.webhooks import (
+    AudioMessageContent,
+    Event,
+    FollowEvent,
+    LocationMessageContent,
+    MessageEvent,
+    PostbackEvent,
+    StickerMessageContent,
+    TextMessageContent,
+    UnfollowEvent,
+    UserSource,
+)
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from adapters.chat import ChatService
+from adapters.line import messages as build
+from adapters.line.client import LineClient, LineError, retry_key_for
+from adapters.line.dedupe import SeenEvents
+from adapters.line.store import Failure, FailureLog, UserLanguages
+from adapters.settings import LineSettings
+from retrieval import KnowledgeBase, normalize_language_code
+from retrieval.facilities import Facilities
+
+log = logging.getLogger(__name__)
+DEFAULT_LANG = "ja"
+
+
+class LineBot:
+    """Turns LINE webhook events into answers and delivers them."""
+
+    def __init__(
+        self,
+        settings: LineSettings,
+        client: LineClient,
+        chat: ChatService,
+        kb: Callable[[], KnowledgeBase],
+        facilities: Callable[[], Facilities | None],
+        transcribe: Callable[[Path], str] | None,
+        seen: SeenEvents,
+        users: UserLanguages,
+        failures: FailureLog,
+        max_message_chars: int = 2000,
+    ) -> None:
+        self.settings = settings
+        self.client = client
+        self.chat = chat
+        self.kb = kb
+        self.facilities = facilities
+        self.transcribe = transcribe
+        self.seen = seen
+        self.users = users
+        self.failures = failures
+        self.max_message_chars = max_message_chars
+        # Whisper on 2 cores: one voice message at a time.
+        self._speech_lock = asyncio.Lock()
+
+    async def process(self, events: list[Any]) -> None:
+        """Handle every event of one webhook body, in order; never raises."""
+        for raw in events:
+            try:
+                await self.handle(raw)
+            except Exception as exc:  # noqa: BLE001 - one bad event must not stop the rest
+                log.exception("LINE event %s failed", _event_id(raw))
+                self._keep(raw, None, [], f"{type(exc).__name__}: {exc}")
+
+    async def handle(self, raw: Any) -> None:
+        """Handle one event (a dict from the webhook body)."""
+        if not isinstance(raw, dict):
+            log.warning("skipping a webhook event that is not an object (%s)", type(raw).__name__)
+            return
+        event_id = _event_id(raw)
+        if event_id and not self.seen.first_time(event_id):
+            redelivery = (raw.get("deliveryContext") or {}).get("isRedelivery")
+            log.info("skipping event %s: already processed (isRedelivery=%s)", event_id, redelivery)
+            return
+        try:
+            event = Event.from_dict(raw)
+        except (ValueError, ValidationError) as exc:
+            log.info("skipping event %s of unsupported type %r: %s", event_id, raw.get("type"), str(exc)[:200])
+            return
+        log.info("LINE %s event %s from %s", raw.get("type"), event_id, _source_id(event))
+        if isinstance(event, MessageEvent):
+            await self._on_message(event, raw)
+        elif isinstance(event, PostbackEvent):
+            await self._on_postback(event, raw)
+        elif isinstance(event, FollowEvent):
+            await self._on_follow(event, raw)
+        elif isinstance(event, UnfollowEvent):
+            log.info("user %s unfollowed", _source_id(event))
+        else:
+            log.info("event type %r needs no answer; skipped", raw.get("type"))
+
+    # -- events -------------------------------------------------------------------------------
+
+    async def _on_message(self, event: MessageEvent, raw: dict[str, Any]) -> None:
+        content = event.message
+        if not isinstance(event.source, UserSource) and not self.settings.answer_in_groups:
+            log.info("message in a %s chat not answered (answer_in_groups is off)", raw["source"].get("type"))
+            return
+        if isinstance(content, TextMessageContent):
+            answer = await self._ask(event, content.text)
+        elif isinstance(content, LocationMessageContent):
+            answer = await self._nearby(event, content.latitude, content.longitude)
+        elif isinstance(content, AudioMessageContent):
+            answer = await self._voice(event, content.id)
+        elif isinstance(content, StickerMessageContent):
+            log.info("sticker not answered")
+            return
+        else:
+            answer = build.plain("unsupported", await self._lang(event))
+        await self.deliver(event, raw, answer)
+
+    async def _on_postback(self, event: PostbackEvent, raw: dict[str, Any]) -> None:
+        data = event.postback.data or ""
+        if data.startswith(build.LANG_POSTBACK):
+            lang = normalize_language_code(data[len(build.LANG_POSTBACK):]) or DEFAULT_LANG
+            user = _user_id(event)
+            if user:
+                self.users.set(user, lang)
+            await self.deliver(event, raw, self._greeting(lang))
+            return
+        await self.deliver(event, raw, await self._ask(event, data))
+
+    async def _on_follow(self, event: FollowEvent, raw: dict[str, Any]) -> None:
+        user = _user_id(event)
+        lang = DEFAULT_LANG
+        if user:
+            profile = await self.client.profile(user)
+            code = normalize_language_code(profile.language) if profile and profile.language else None
+            lang = code or DEFAULT_LANG
+            self.users.set(user, lang)
+        await self.deliver(event, raw, self._greeting(lang))
+
+    # -- answers ------------------------------------------------------------------------------
+
+    async def _ask(self, event: Any, text: str) -> list[Message]:
+        user = _user_id(event)
+        if user and isinstance(event.source, UserSource):
+            await self.client.start_loading(user, self.settings.loading_seconds)
+        lang = await self._lang(event)
+        metadata: dict[str, Any] = {"channel": "line", **({"lang": lang} if lang else {})}
+        sender = _source_id(event) or "line-anonymous"
+        reply = await self.chat.handle(sender, text[: self.max_message_chars], metadata)
+        return build.from_chat_reply(reply)
+
+    async def _nearby(self, event: MessageEvent, lat: float, lon: float) -> list[Message]:
+        lang = await self._lang(event) or DEFAULT_LANG
+        facilities = self.facilities()
+        if facilities is None:
+            return build.plain("no_facilities", lang)
+        shelters = facilities.nearest(lat, lon, types=("shelter",), k=3)
+        others = facilities.nearest(lat, lon, types=("hospital", "city_office", "tourist_info"), k=2)
+        return build.nearby(lang, shelters, others)
+
+    async def _voice(self, event: MessageEvent, message_id: str) -> list[Message]:
+        lang = await self._lang(event) or DEFAULT_LANG
+        if self.transcribe is None:
+            return build.plain("unsupported", lang)
+        user = _user_id(event)
+        if user and isinstance(event.source, UserSource):
+            await self.client.start_loading(user, 60)
+        audio = await self.client.content(message_id)
+        async with self._speech_lock:
+            transcript = await run_in_threadpool(self._transcribe_bytes, audio)
+        log.info("voice message %s transcribed (%d characters)", message_id, len(transcript))
+        if not transcript:
+            return build.plain("not_heard", lang)
+        answer = await self._ask(event, transcript)
+        return build.with_echo(build.transcript_echo(transcript, lang), answer)
+
+    def _transcribe_bytes(self, audio: bytes) -> str:
+        if self.transcribe is None:
+            return ""
+        with tempfile.TemporaryDirectory(prefix="madoguchi-line-") as tmp:
+            path = Path(tmp) / "voice.m4a"
+            path.write_bytes(audio)
+            return self.transcribe(path).strip()
+
+    def _greeting(self, lang: str) -> list[Message]:
+        return build.greeting(lang, build.starter_questions(self.kb(), lang))
+
+    async def _lang(self, event: Any) -> str | None:
+        """The user's stored language; looked up in their profile (once) when unknown."""
+        user = _user_id(event)
+        if not user:
+            return None
+        lang = self.users.get(user)
+        if lang:
+            return lang
+        profile = await self.client.profile(user)
+        code = normalize_language_code(profile.language) if profile and profile.language else None
+        if code:
+            self.users.set(user, code)
+        return code
+
+    # -- delivery -----------------------------------------------------------------------------
+
+    async def deliver(self, event: Any, raw: dict[str, Any], answer: list[Message]) -> None:
+        """Reply while the token is fresh, else push (retried); keep what cannot be sent."""
+        if not answer:
+            return
+        token = getattr(event, "reply_token", None)
+        age_s = time.time() - (event.timestamp or 0) / 1000
+        if token and age_s < self.settings.reply_token_ttl_s:
+            try:
+                await self.client.reply(token, answer)
+                return
+            except LineError as exc:
+                log.warning("reply for event %s failed (%s); pushing instead", _event_id(raw), exc)
+        else:
+            log.info("reply token of event %s is %.0fs old; pushing instead", _event_id(raw), age_s)
+        target = _source_id(event)
+        if not target:
+            self._keep(raw, None, answer, "no reply token and no user, group or room to push to")
+            return
+        key = retry_key_for(_event_id(raw) or token or f"{target}:{event.timestamp}")
+        try:
+            await self.client.push(target, answer, retry_key=key)
+        except LineError as exc:
+            log.error("giving up on event %s: %s", _event_id(raw), exc)
+            self._keep(raw, target, answer, str(exc))
+
+    def _keep(self, raw: Any, target: str | None, answer: list[Message], reason: str) -> None:
+        event = raw if isinstance(raw, dict) else {"raw": repr(raw)[:2000]}
+        failure = Failure(
+            at=time.time(), event_id=_event_id(raw), target=target, reason=reason[:1000],
+            event=event, messages=[m.to_dict() for m in answer],
+        )
+        try:
+            self.failures.add(failure)
+        except Exception:  # noqa: BLE001 - the log line below is then the only record
+            log.exception("could not write the failure log")
+        log.error("LINE event %s kept in the failure log: %s", failure.event_id, reason[:300])
+
+
+def _event_id(raw: Any) -> str | None:
+    value = raw.get("webhookEventId") if isinstance(raw, dict) else None
+    return value if isinstance(value, str) and value else None
+
+
+def _user_id(event: Any) -> str | None:
+    source = getattr(event, "source", None)
+    return getattr(source, "user_id", None) if source is not None else None
+
+
+def _source_id(event: Any) -> str | None:
+    """Where answers go: the group or room when the event came from one, else the user."""
+    source = getattr(event, "source", None)
+    if source is None:
+        return None
+    return getattr(source, "group_id", None) or getattr(source, "room_id", None) or getattr(source, "user_id", None)
