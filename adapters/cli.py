@@ -128,6 +128,39 @@ def kb_build(force: Annotated[bool, typer.Option(help="rebuild even if up to dat
     typer.echo(f"index {state}: {len(retriever.kb.entries)} entries in {settings.retrieval.index_dir}")
 
 
+@kb_app.command("import")
+def kb_import(
+    fmt: Annotated[str, typer.Argument(metavar="FORMAT", help="faq-csv | garbage-csv | beir")],
+    path: Annotated[Path, typer.Argument(help="the file (or BEIR directory) to import")],
+    out: Annotated[Path | None, typer.Option(help="YAML file to write")] = None,
+    source_url: Annotated[str, typer.Option(help="URL for rows without their own")] = "",
+    encoding: Annotated[str, typer.Option(help="auto, utf-8, cp932 …")] = "auto",
+    department: Annotated[str, typer.Option(help="department key (garbage tables)")] = "general",
+) -> None:
+    """Convert a city's FAQ CSV, 5374-style garbage table or BEIR corpus into a KB file."""
+    from retrieval import importers
+
+    settings = Settings()
+    if fmt not in importers.FORMATS:
+        _fail(f"unknown format '{fmt}' (expected one of {', '.join(importers.FORMATS)})")
+    if not path.exists():
+        _fail(f"{path} not found")
+    url = source_url or "https://www.city.example.jp/"
+    try:
+        if fmt == "faq-csv":
+            data = importers.import_faq_csv(path, url, encoding)
+        elif fmt == "garbage-csv":
+            data = importers.import_garbage_csv(path, url, department, encoding)
+        else:
+            data = importers.import_beir(path, url)
+    except RetrievalError as exc:
+        _fail(str(exc))
+    target = out or settings.retrieval.kb_path / f"imported-{path.stem}.yml"
+    importers.write_yaml(data, target, f"Imported from {path.name} ({fmt}) by `madoguchi kb import`.")
+    count = len(data.get("entries") or data.get("garbage_items") or [])
+    typer.echo(f"wrote {count} rows to {target}; check it with `madoguchi kb stats`")
+
+
 @kb_app.command("stats")
 def kb_stats(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Entries, categories and languages covered per entry."""

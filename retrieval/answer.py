@@ -244,6 +244,8 @@ def _answer_text(entry: Entry, lang: str) -> tuple[str, str]:
 
 def _contact(kb: KnowledgeBase, department: str, lang: str) -> Contact:
     dep = kb.department(department)
+    if not dep.phone:  # a department without its own line: the general desk's
+        dep = replace(dep, phone=kb.department("general").phone)
     name = dep.name[_pick_lang(dep.name, lang)] if dep.name else dep.key
     hours = dep.hours[_pick_lang(dep.hours, lang)] if dep.hours else ""
     return Contact(department=name, phone=dep.phone, hours=hours)

@@ -171,12 +171,15 @@ def load_kb(path: Path) -> KnowledgeBase:
 
 def _department(file: Path, key: str, raw: Any, problems: list[str]) -> Department:
     line = raw.get(_LINE, 0) if isinstance(raw, dict) else 0
-    if not isinstance(raw, dict) or not raw.get("phone"):
-        problems.append(f"{file}:{line}: department '{key}' needs a name and a phone")
+    if not isinstance(raw, dict) or not raw.get("name"):
+        problems.append(f"{file}:{line}: department '{key}' needs a name")
         return Department(key, {}, "")
+    if key == "general" and not raw.get("phone"):
+        # The general desk is who residents are sent to when nothing else fits.
+        problems.append(f"{file}:{line}: the 'general' department needs a phone")
     name = _lang_map(file, line, raw.get("name"), f"department '{key}' name", problems)
     hours = _lang_map(file, line, raw.get("hours") or {}, f"department '{key}' hours", problems)
-    return Department(key, name, str(raw["phone"]), hours)
+    return Department(key, name, str(raw.get("phone") or ""), hours)
 
 
 def _lang_map(file: Path, line: int, raw: Any, what: str, problems: list[str]) -> dict[str, str]:
