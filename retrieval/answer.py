@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 from dataclasses import dataclass, replace
@@ -14,7 +15,7 @@ from dataclasses import dataclass, replace
 from retrieval.config import RetrievalSettings
 from retrieval.embed import Embedder, make_embedder
 from retrieval.errors import IndexNotReadyError, QueryError
-from retrieval.fuse import confidence, rrf
+from retrieval.fuse import confidence, features, fuse
 from retrieval.index import FORMAT_VERSION, DenseIndex, Manifest, VectorCache
 from retrieval.kb import LANGUAGES, Entry, KnowledgeBase, load_kb
 from retrieval.langid import detect_language
@@ -111,59 +112,73 @@ class Retriever:
         name = f"vectors-{self.embedder.name}.npz"
         return VectorCache(self.settings.vector_cache_dir / name, self.embedder)
 
-    def search(self, query: str, lang: str | None = None, top_k: int | None = None) -> list[FaqHit]:
-        """Entries ranked best first for ``query``.
+    def scores(self, query: str) -> tuple[dict[str, float], dict[str, float]]:
+        """Raw per-entry scores for ``query``: dense cosine and BM25 (entries in force today).
 
         Raises:
             QueryError: the query is empty (after trimming).
         """
         state = self._require()
         text = _clean_query(query, self.settings.max_query_chars)
-        lang = detect_language(text, given=lang).lang
-        k = top_k or self.settings.top_k
         vector = self.embedder.embed_queries([text])[0]
-        dense = state.dense.search(vector, k=max(50, 10 * k))
+        dense = state.dense.search(vector, k=self.settings.dense_candidates)
         lexical_raw = state.bm25.scores(analyze(text))
         lexical = {state.kb.entries[i].id: s for i, s in lexical_raw.items()}
-        fused = rrf([dense, lexical])
-        ordered = sorted(fused.items(), key=lambda kv: kv[1], reverse=True)[:k]
+        today = dt.date.today()
+        expired = {e.id for e in state.kb.entries if not e.is_valid_on(today)}
+        if expired:
+            dense = {i: s for i, s in dense.items() if i not in expired}
+            lexical = {i: s for i, s in lexical.items() if i not in expired}
+        return dense, lexical
+
+    def rank(
+        self, dense: dict[str, float], lexical: dict[str, float], lang: str, top_k: int
+    ) -> list[FaqHit]:
+        """Fuse raw scores into ranked hits (``settings.fusion``)."""
+        kb = self._require().kb
+        fused = fuse(dense, lexical, self.settings.fusion, self.settings.lexical_weight)
+        ordered = sorted(fused.items(), key=lambda kv: (kv[1], dense.get(kv[0], 0.0)), reverse=True)
         return [
             FaqHit(
                 entry_id=eid,
                 score=score,
                 dense=dense.get(eid, 0.0),
                 lexical=lexical.get(eid, 0.0),
-                question=_question(state.kb.entry(eid), lang),
-                category=state.kb.entry(eid).category,
+                question=_question(kb.entry(eid), lang),
+                category=kb.entry(eid).category,
             )
-            for eid, score in ordered
+            for eid, score in ordered[:top_k]
         ]
+
+    def search(self, query: str, lang: str | None = None, top_k: int | None = None) -> list[FaqHit]:
+        """Entries ranked best first for ``query``.
+
+        Raises:
+            QueryError: the query is empty (after trimming).
+        """
+        lang = detect_language(_clean_query(query, self.settings.max_query_chars), lang).lang
+        dense, lexical = self.scores(query)
+        return self.rank(dense, lexical, lang, top_k or self.settings.top_k)
 
     def answer(self, query: str, lang: str | None = None) -> Answer:
         """The best answer for ``query`` in the asker's language, or an honest "I don't know"."""
         state = self._require()
         lang = detect_language(_clean_query(query, self.settings.max_query_chars), lang).lang
-        hits = self.search(query, lang=lang, top_k=max(self.settings.top_k, 5))
+        dense, lexical = self.scores(query)
+        hits = self.rank(dense, lexical, lang, max(self.settings.top_k, 5))
         if not hits:
             return self._unknown(state.kb, lang, 0.0, ())
         top = hits[0]
-        best_lexical = max(hits, key=lambda h: h.lexical)
-        conf = confidence(
-            top.dense,
-            best_lexical.entry_id == top.entry_id and top.lexical > 0,
-            self.settings.confidence_centre,
-            self.settings.confidence_slope,
-        )
+        conf = confidence(features(top.entry_id, dense, lexical), self.settings.confidence_coef)
         related = tuple(Suggestion(h.entry_id, h.question) for h in hits[1:4])
         if conf < self.settings.min_confidence:
-            return self._unknown(state.kb, lang, conf, related, hits[0])
+            return self._unknown(state.kb, lang, conf, related, top)
         entry = state.kb.entry(top.entry_id)
         text, answer_lang = _answer_text(entry, lang)
-        runner_up = hits[1] if len(hits) > 1 else None
         kind = "answer"
-        if runner_up and top.dense - runner_up.dense < self.settings.clarify_margin:
+        if len(hits) > 1 and top.dense - hits[1].dense < self.settings.clarify_margin:
             kind = "clarify"
-            related = (Suggestion(top.entry_id, top.question), *related)
+            related = (Suggestion(top.entry_id, top.question), *related[:2])
         return Answer(
             kind=kind,
             lang=lang,

@@ -24,9 +24,15 @@ class RetrievalSettings(BaseModel):
     # Longest query searched, in characters; longer ones are cut (not refused) here, the
     # HTTP layer refuses absurd sizes before they arrive.
     max_query_chars: int = 500
-    # Confidence = logistic(slope * (top cosine - centre)); see retrieval/fuse.py.
-    confidence_centre: float = 0.86
-    confidence_slope: float = 60.0
+    # How many nearest vectors the dense side looks at (several per entry).
+    dense_candidates: int = 100
+    # "weighted" (dense cosine + lexical_weight × normalised BM25) or "rrf"; chosen on the
+    # dev split in bench/retrieval_quality.py.
+    fusion: str = "weighted"
+    lexical_weight: float = 0.05
+    # Confidence = logistic(c0 + c1·cosine + c2·margin + c3·lexical share); fitted on the
+    # dev split by bench/retrieval_quality.py --fit (see retrieval/fuse.py).
+    confidence_coef: tuple[float, float, float, float] = (-52.0, 60.0, 40.0, 1.0)
     # Below this confidence the retriever says "I don't know" and gives a contact instead.
     min_confidence: float = 0.5
     # Ask "which one?" when the runner-up's cosine is within this of the top one.

@@ -1,21 +1,22 @@
 """Fusing the dense and lexical rankings, and turning scores into a confidence.
 
-Reciprocal-rank fusion needs no score normalisation and no weights fitted on a test set:
-the two rankers' score scales differ wildly (cosine 0.7–0.95 vs unbounded BM25), ranks do
-not. The confidence is read from the dense similarity of the top entry — the one signal
-comparable across queries — by a logistic whose centre and slope are settings, fitted on
-the dev split (bench/), never on the test split.
+Two fusions are offered and compared in bench/retrieval_quality.py on the dev split:
+reciprocal-rank fusion (no weights at all) and a weighted sum of the dense cosine and the
+max-normalised BM25 score. The confidence is a logistic model over three features that
+mean the same thing on any knowledge base — the top entry's cosine, its margin over the
+runner-up, and whether BM25 agrees — fitted on the dev split, never on the test split.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 RRF_K = 60
 
 
-def rrf(rankings: list[Mapping[str, float]], k: int = RRF_K) -> dict[str, float]:
+def rrf(rankings: Sequence[Mapping[str, float]], k: int = RRF_K) -> dict[str, float]:
     """Reciprocal-rank fusion of several ``{id: score}`` rankings (higher score = better)."""
     fused: dict[str, float] = {}
     for ranking in rankings:
@@ -25,14 +26,53 @@ def rrf(rankings: list[Mapping[str, float]], k: int = RRF_K) -> dict[str, float]
     return fused
 
 
-def confidence(dense_top: float, lexical_hit: bool, centre: float, slope: float) -> float:
-    """Probability-like confidence that the top entry answers the query.
+def weighted(dense: Mapping[str, float], lexical: Mapping[str, float], weight: float) -> dict[str, float]:
+    """Dense cosine plus ``weight`` × BM25 divided by the query's best BM25 score.
 
-    Args:
-        dense_top: cosine similarity of the top entry.
-        lexical_hit: whether BM25 ranked the same entry first (agreement of both rankers).
-        centre: cosine at which confidence is 0.5 without lexical agreement.
-        slope: steepness of the logistic.
+    Entries found only lexically get the lowest dense score seen for the query, so a strong
+    keyword match can still surface an entry the dense side ranked past its cut-off.
     """
-    bonus = 0.02 if lexical_hit else 0.0
-    return 1.0 / (1.0 + math.exp(-slope * (dense_top + bonus - centre)))
+    floor = min(dense.values(), default=0.0)
+    top_lexical = max(lexical.values(), default=0.0) or 1.0
+    ids = set(dense) | set(lexical)
+    return {i: dense.get(i, floor) + weight * lexical.get(i, 0.0) / top_lexical for i in ids}
+
+
+def fuse(
+    dense: Mapping[str, float], lexical: Mapping[str, float], method: str, weight: float
+) -> dict[str, float]:
+    """Fused scores by ``method`` ("weighted" or "rrf")."""
+    if method == "rrf":
+        return rrf([dense, lexical])
+    if method == "dense":
+        return dict(dense)
+    if method == "lexical":
+        return dict(lexical)
+    return weighted(dense, lexical, weight)
+
+
+@dataclass(frozen=True)
+class Features:
+    """What the confidence model looks at for the top entry of a query."""
+
+    cosine: float  # dense similarity of the top entry
+    margin: float  # its cosine minus the best other entry's
+    lexical: float  # its BM25 score divided by the query's best BM25 score (0..1)
+
+    def vector(self) -> tuple[float, float, float]:
+        return (self.cosine, self.margin, self.lexical)
+
+
+def features(top: str, dense: Mapping[str, float], lexical: Mapping[str, float]) -> Features:
+    """Confidence features of entry ``top`` for one query's scores."""
+    cosine = dense.get(top, min(dense.values(), default=0.0))
+    others = [s for i, s in dense.items() if i != top]
+    best_lexical = max(lexical.values(), default=0.0)
+    share = lexical.get(top, 0.0) / best_lexical if best_lexical > 0 else 0.0
+    return Features(cosine, cosine - max(others, default=cosine), share)
+
+
+def confidence(feats: Features, coef: Sequence[float]) -> float:
+    """logistic(coef[0] + coef[1:] · features)."""
+    z = coef[0] + sum(c * x for c, x in zip(coef[1:], feats.vector(), strict=True))
+    return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
