@@ -48,6 +48,7 @@ from adapters.line.store import Failure, FailureLog, UserLanguages
 from adapters.settings import LineSettings
 from retrieval import KnowledgeBase, normalize_language_code
 from retrieval.facilities import Facilities
+from speech.errors import SpeechError
 
 log = logging.getLogger(__name__)
 DEFAULT_LANG = "ja"
@@ -187,9 +188,13 @@ class LineBot:
         user = _user_id(event)
         if user and isinstance(event.source, UserSource):
             await self.client.start_loading(user, 60)
-        audio = await self.client.content(message_id)
-        async with self._speech_lock:
-            transcript = await run_in_threadpool(self._transcribe_bytes, audio)
+        try:
+            audio = await self.client.content(message_id)
+            async with self._speech_lock:
+                transcript = await run_in_threadpool(self._transcribe_bytes, audio)
+        except (LineError, SpeechError) as exc:
+            log.warning("voice message %s not transcribed: %s", message_id, exc)
+            return build.plain("not_heard", lang)
         log.info("voice message %s transcribed (%d characters)", message_id, len(transcript))
         if not transcript:
             return build.plain("not_heard", lang)
