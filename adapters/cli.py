@@ -19,6 +19,7 @@ from typing import Annotated, Any
 import httpx
 import typer
 
+from adapters.cli_line import line_app
 from adapters.cli_minutes import minutes_app, models_app
 from adapters.errors import AdapterError
 from adapters.settings import Settings
@@ -33,6 +34,7 @@ app.add_typer(retrieval_app, name="retrieval")
 app.add_typer(bot_app, name="bot")
 app.add_typer(minutes_app, name="minutes")
 app.add_typer(models_app, name="models")
+app.add_typer(line_app, name="line")
 
 
 def _fail(message: str, code: int = 2) -> None:
