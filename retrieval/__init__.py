@@ -6,6 +6,7 @@ Reads top to bottom as kb → langid → embed → lexical/index → fuse → an
 from retrieval.answer import Retriever
 from retrieval.config import RetrievalSettings
 from retrieval.errors import IndexNotReadyError, KnowledgeBaseError, QueryError, RetrievalError
+from retrieval.facilities import Facilities, Facility, NearbyFacility, haversine_m, load_facilities
 from retrieval.kb import LANGUAGES, Department, Entry, KnowledgeBase, load_kb
 from retrieval.langid import LanguageGuess, detect_language, normalize_language_code
 from retrieval.types import Answer, Contact, FaqHit, Suggestion
@@ -16,17 +17,22 @@ __all__ = [
     "Contact",
     "Department",
     "Entry",
+    "Facilities",
+    "Facility",
     "FaqHit",
     "IndexNotReadyError",
     "KnowledgeBase",
     "KnowledgeBaseError",
     "LanguageGuess",
+    "NearbyFacility",
     "QueryError",
     "RetrievalError",
     "RetrievalSettings",
     "Retriever",
     "Suggestion",
     "detect_language",
+    "haversine_m",
+    "load_facilities",
     "load_kb",
     "normalize_language_code",
 ]

@@ -18,8 +18,7 @@ from adapters.line.dedupe import SeenEvents
 from adapters.line.handlers import LineBot
 from adapters.line.store import FailureLog, LineStore, UserLanguages
 from adapters.settings import Settings
-from retrieval import KnowledgeBase, KnowledgeBaseError, Retriever
-from retrieval.facilities import Facilities, load_facilities
+from retrieval import Facilities, KnowledgeBase, KnowledgeBaseError, Retriever, load_facilities
 
 log = logging.getLogger(__name__)
 FACILITIES_FILE = "facilities.yml"

@@ -46,8 +46,7 @@ from adapters.line.client import LineClient, LineError, retry_key_for
 from adapters.line.dedupe import SeenEvents
 from adapters.line.store import Failure, FailureLog, UserLanguages
 from adapters.settings import LineSettings
-from retrieval import KnowledgeBase, normalize_language_code
-from retrieval.facilities import Facilities
+from retrieval import Facilities, KnowledgeBase, normalize_language_code
 from speech.errors import SpeechError
 
 log = logging.getLogger(__name__)

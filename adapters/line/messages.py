@@ -39,8 +39,7 @@ from linebot.v3.messaging import (
 )
 
 from adapters.chat import ChatReply
-from retrieval import KnowledgeBase
-from retrieval.facilities import NearbyFacility
+from retrieval import KnowledgeBase, NearbyFacility
 
 MAX_MESSAGES = 5
 MAX_QUICK_REPLIES = 13

@@ -45,6 +45,9 @@ _OPERATIONS = [
     ("richmenu", "POST", r"/v2/bot/richmenu"),
     ("richmenu_image", "POST", r"/v2/bot/richmenu/(?P<id>[^/]+)/content"),
     ("richmenu_default", "POST", r"/v2/bot/user/all/richmenu/(?P<id>[^/]+)"),
+    # The same server doubles as a fake Rasa (REST channel + probes) for the dialogue tests.
+    ("rasa", "POST", r"/webhooks/madoguchi/webhook"),
+    ("rasa_probe", "GET", r"/(health)?"),
 ]
 
 
@@ -73,12 +76,17 @@ class FakeLine:
     delay: dict[str, float] = field(default_factory=dict)  # op → seconds to hang
     profiles: dict[str, str | None] = field(default_factory=dict)  # user → language
     contents: dict[str, bytes] = field(default_factory=dict)
+    rasa_reply: list[dict[str, Any]] = field(default_factory=list)  # what fake Rasa answers
 
     def reset(self) -> None:
         self.calls.clear()
         self.invalid.clear()
         self.fail.clear()
         self.delay.clear()
+        self.rasa_reply = []
+
+    def line_calls(self) -> list[Call]:
+        return [c for c in self.calls if not c.op.startswith("rasa")]
 
     def of(self, op: str) -> list[Call]:
         return [c for c in self.calls if c.op == op]
@@ -111,6 +119,9 @@ def _fake_app(fake: FakeLine) -> FastAPI:
                 break
         call = Call(op, request.method, path, {k.lower(): v for k, v in request.headers.items()}, body)
         fake.calls.append(call)
+        if op.startswith("rasa"):
+            call.status = 200
+            return _json(fake.rasa_reply if op == "rasa" else {"status": "ok"})
         _check(fake, api, call)
         if fake.delay.get(op):
             await asyncio.sleep(fake.delay[op])
