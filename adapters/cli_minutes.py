@@ -31,7 +31,15 @@ from rich.progress import (
 from rich.text import Text
 
 from adapters.settings import Settings
-from speech import SpeechError, SpeechSettings, assemble_whisper_base, run_minutes_job
+from speech import (
+    JobOptions,
+    MeetingInfo,
+    SpeechError,
+    SpeechSettings,
+    assemble_whisper_base,
+    remember_speakers,
+    run_minutes_job,
+)
 
 EXIT_USER_ERROR = 2
 
@@ -90,36 +98,77 @@ def transcribe(
     audio: Annotated[Path, typer.Argument(help="The meeting recording (wav, mp3, m4a, …).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the outputs.")],
     formats: Annotated[
-        str, typer.Option("--format", help="Comma-separated: txt,transcript,json,srt,vtt.")
+        str,
+        typer.Option("--format", help="Comma-separated: txt,docx,transcript,json,srt,vtt."),
     ] = "txt,transcript,json",
+    roster: Annotated[
+        Path | None,
+        typer.Option("--roster", help="Speaker roster, CSV or YAML: name, role, voice."),
+    ] = None,
+    speakers: Annotated[
+        int | None, typer.Option("--speakers", help="Exact number of speakers, if known.")
+    ] = None,
+    agenda: Annotated[
+        Path | None, typer.Option("--agenda", help="Agenda terms, one per line (hotwords).")
+    ] = None,
     model: Annotated[
         Path | None, typer.Option("--model", help="CTranslate2 Whisper model directory.")
     ] = None,
     language: Annotated[
         str | None, typer.Option("--language", help="Spoken language code, or 'auto'.")
     ] = None,
+    job_dir: Annotated[
+        Path | None,
+        typer.Option("--job-dir", help="Checkpoint folder; a rerun resumes from it."),
+    ] = None,
+    title: Annotated[str | None, typer.Option("--title", help="会議名.")] = None,
+    date: Annotated[str | None, typer.Option("--date", help="日時.")] = None,
+    place: Annotated[str | None, typer.Option("--place", help="場所.")] = None,
+    timestamps: Annotated[
+        bool, typer.Option("--timestamps", help="Time stamps in the 会議録 (TXT, DOCX).")
+    ] = False,
 ) -> None:
-    """Transcribe AUDIO and write 会議録 text, transcript and exports into --out."""
+    """Transcribe AUDIO into 会議録 with named speakers; exports go into --out."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the model is local; never ask the hub
     settings = _speech_settings(model, language)
     console = Console(stderr=True)
+    options = JobOptions(roster, agenda, speakers, job_dir, timestamps)
+    meeting = MeetingInfo(title=title or audio.stem, date=date, place=place)
     try:
         with _progress(console) as progress:
-            task = progress.add_task("transcribing", total=None)
+            task = progress.add_task("minutes", total=None)
 
             def on_progress(done: float, total: float) -> None:
                 progress.update(task, completed=done, total=total)
 
-            result = run_minutes_job(audio, out, settings, formats.split(","), on_progress)
+            result = run_minutes_job(
+                audio, out, settings, formats.split(","), on_progress, meeting, options
+            )
     except SpeechError as exc:
         raise _fail(exc) from None
     for path in result.files:
         typer.echo(str(path))
+    speed = result.audio_duration / result.wall_time if result.wall_time else 0.0
+    resumed = f", {result.resumed_chunks} chunk(s) resumed" if result.resumed_chunks else ""
     console.print(
         f"{result.audio_duration:.1f} s of audio in {result.wall_time:.1f} s "
-        f"(transcription {result.real_time_factor:.2f}× real time)",
+        f"({speed:.1f}× real time{resumed}); "
+        f"{len(result.minutes.speakers)} speaker(s); job folder {result.job_dir}",
         highlight=False,
     )
+
+
+@minutes_app.command("remember")
+def remember(
+    minutes_json: Annotated[Path, typer.Argument(help="The JSON export, names filled in.")],
+    job_dir: Annotated[Path, typer.Option("--job-dir", help="The job folder of that run.")],
+) -> None:
+    """Remember the speaker names given in an edited JSON export for the next sessions."""
+    try:
+        names = remember_speakers(minutes_json, job_dir, Settings().speech)
+    except SpeechError as exc:
+        raise _fail(exc) from None
+    typer.echo(f"remembered {len(names)} voice(s): {', '.join(names) or '(none named)'}")
 
 
 @models_app.command("install")

@@ -23,3 +23,26 @@ class SpeechSettings(BaseModel):
     beam_size: int = 5
     language: str | None = "ja"
     vad: bool = True
+    data_dir: Path = Field(
+        default=Path("var/speech"),
+        description="Job checkpoints (jobs/) and the voice-print store (voiceprints.json).",
+    )
+    chunk_seconds: float = Field(
+        default=300.0,
+        gt=30,
+        description="Audio decoded and checkpointed per step; bounds memory and lost work.",
+    )
+    diarize: bool = True
+    speaker_model_path: Path | None = Field(
+        default=None,
+        description="A resemblyzer-shaped encoder .npz; default: the weights shipped in speech/.",
+    )
+    speaker_threshold: float = Field(
+        default=0.75, description="Cosine similarity at which two voices count as one speaker."
+    )
+    enroll_threshold: float = Field(
+        default=0.75, description="Similarity needed to put a known name on a voice."
+    )
+    rules_path: Path | None = Field(
+        default=None, description="整文 rules YAML; default: speech/cleanup_rules.yaml."
+    )

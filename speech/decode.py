@@ -3,14 +3,16 @@
 A clerk who points the tool at the wrong file should hear so in a second, not after the model
 has loaded, so ``probe_audio`` opens the container with PyAV (the machine has no ffmpeg binary;
 PyAV bundles the libraries), checks for an audio stream and reads its duration from the header.
-``load_audio`` then decodes to 16 kHz mono float32 with faster-whisper's PyAV-based decoder;
-streaming, chunked decoding for multi-hour recordings can replace it here without touching the
-transcriber.
+``stream_chunks`` then decodes to 16 kHz mono float32 *as a stream*: a six-hour session is
+never in memory whole (one chunk, a few minutes, plus one PyAV frame). Chunk boundaries are put
+at the quietest stretch near the target length (``choose_cut``, pure), so a cut rarely splits a
+word; they depend only on the samples, so a resumed job re-derives exactly the same chunks.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -108,3 +110,104 @@ def load_audio(path: Path) -> np.ndarray:
     if audio.size == 0:
         raise EmptyAudioError(f"{path.name} decoded to no samples")
     return audio
+
+
+@dataclass(frozen=True)
+class AudioChunk:
+    """A piece of the recording: ``samples`` at 16 kHz starting ``start`` seconds in."""
+
+    index: int
+    start: float
+    samples: np.ndarray
+
+    @property
+    def duration(self) -> float:
+        """Length in seconds."""
+        return len(self.samples) / SAMPLE_RATE
+
+    @property
+    def end(self) -> float:
+        """End time in seconds from the start of the recording."""
+        return self.start + self.duration
+
+
+def choose_cut(samples: np.ndarray, lo: int, hi: int, window: int = SAMPLE_RATE // 5) -> int:
+    """Index in ``[lo, hi)`` at the middle of the quietest ``window``-sample stretch.
+
+    Pure and deterministic (ties go to the latest stretch, nearer the target length).
+
+    Args:
+        samples: Mono samples.
+        lo: First allowed cut index.
+        hi: One past the last allowed cut index; ``lo < hi <= len(samples)``.
+        window: Length of the stretches compared, in samples.
+
+    Returns:
+        The cut index.
+    """
+    if not 0 <= lo < hi <= len(samples):
+        raise ValueError(f"need 0 <= lo < hi <= {len(samples)}, got lo={lo}, hi={hi}")
+    region = samples[lo:hi].astype(np.float64)
+    n = len(region) // window
+    if n == 0:
+        return hi - 1 if hi - 1 > lo else lo
+    energy = (region[: n * window] ** 2).reshape(n, window).sum(axis=1)
+    best = n - 1 - int(np.argmin(energy[::-1]))
+    return lo + best * window + window // 2
+
+
+def _pcm_frames(path: Path) -> Iterator[np.ndarray]:
+    """Decoded 16 kHz mono float32 blocks, one per resampled PyAV frame."""
+    with av.open(str(path), mode="r") as container:
+        if not container.streams.audio:
+            raise NotAudioError(f"{path.name} has no audio stream")
+        stream = container.streams.audio[0]
+        resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
+        for frame in container.decode(stream):
+            for out in resampler.resample(frame):
+                yield out.to_ndarray().reshape(-1).astype(np.float32) / 32768.0
+        for out in resampler.resample(None):
+            yield out.to_ndarray().reshape(-1).astype(np.float32) / 32768.0
+
+
+def stream_chunks(
+    path: Path, chunk_seconds: float, search_seconds: float = 20.0
+) -> Iterator[AudioChunk]:
+    """Decode ``path`` chunk by chunk; each chunk is about ``chunk_seconds`` long.
+
+    A chunk ends at the quietest point of its last ``search_seconds``; the rest carries over.
+
+    Args:
+        path: A recording that passed ``probe_audio``.
+        chunk_seconds: Target chunk length (> search_seconds).
+        search_seconds: How far before the target the cut may move.
+
+    Yields:
+        ``AudioChunk`` values in order, covering the recording without gaps or overlap.
+
+    Raises:
+        NotAudioError: The stream is corrupt or has no audio.
+        EmptyAudioError: Decoding produced no samples at all.
+    """
+    target = int(chunk_seconds * SAMPLE_RATE)
+    search = min(int(search_seconds * SAMPLE_RATE), target // 2)
+    pending: list[np.ndarray] = []
+    size = 0
+    offset = 0
+    index = 0
+    try:
+        for block in _pcm_frames(path):
+            pending.append(block)
+            size += len(block)
+            while size >= target:
+                buf = np.concatenate(pending)
+                cut = choose_cut(buf, target - search, target)
+                yield AudioChunk(index, offset / SAMPLE_RATE, buf[:cut])
+                index, offset = index + 1, offset + cut
+                pending, size = [buf[cut:]], len(buf) - cut
+    except av.FFmpegError as exc:
+        raise NotAudioError(f"{path.name} could not be decoded: {exc}") from exc
+    if size:
+        yield AudioChunk(index, offset / SAMPLE_RATE, np.concatenate(pending))
+    elif index == 0:
+        raise EmptyAudioError(f"{path.name} decoded to no samples")

@@ -35,3 +35,19 @@ class OutputDirError(SpeechError):
 
 class UnsupportedFormatError(SpeechError):
     """An export format was asked for that this version cannot write."""
+
+
+class NoSpeechError(SpeechError):
+    """The recording decodes but holds no speech (silence, noise, music only)."""
+
+
+class RosterError(SpeechError):
+    """The roster, agenda or voice-print store is unreadable or inconsistent."""
+
+
+class RulesError(SpeechError):
+    """The 整文 rules file is unreadable or malformed."""
+
+
+class JobError(SpeechError):
+    """The job folder belongs to another recording or cannot be used."""

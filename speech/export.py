@@ -1,27 +1,46 @@
-"""Exports: turn ``Minutes`` into files (会議録 TXT, timestamped transcript, SRT, VTT, JSON).
+"""Exports: turn ``Minutes`` into files (会議録 TXT and DOCX, transcript, SRT, VTT, JSON).
 
-Rendering is pure (``layout`` for text, ``minutes_to_dict`` here for JSON); ``write_exports``
-is the only function touching disk, and it writes into whatever directory the job gives it (a
-staging directory, so a failed job leaves nothing half-written). A new format (DOCX is next)
-is one renderer plus one entry in ``_WRITERS``.
+Rendering is pure (``layout`` for text, ``minutes_to_dict`` here for JSON, ``docx_document``
+builds an in-memory document); ``write_exports`` is the only function touching disk, and it
+writes into whatever directory the job gives it (a staging directory, so a failed job leaves
+nothing half-written). A new format is one renderer plus one entry in ``_WRITERS``.
+
+The JSON export is also the editor's exchange format: ``load_minutes_json`` reads it back
+(after a clerk corrected names or words) into ``Minutes``, so every other format can be
+re-rendered from the edited file.
+
+DOCX: Word picks the font of Japanese characters from the run's ``w:eastAsia`` attribute, not
+from ``font.name``; without it a Japanese Word falls back to its UI font and a non-Japanese one
+may show tofu. So the East Asian font (游明朝, with MS 明朝 as the classic council choice) is set
+on the styles and on every run.
 """
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from speech.errors import UnsupportedFormatError
-from speech.layout import render_minutes, render_srt, render_transcript, render_vtt
-from speech.types import Minutes, Segment
+from speech.errors import SpeechError, UnsupportedFormatError
+from speech.layout import (
+    minutes_lines,
+    render_header,
+    render_minutes,
+    render_srt,
+    render_transcript,
+    render_vtt,
+)
+from speech.types import MeetingInfo, Minutes, Segment, Speaker, Word
 
-FORMATS = ("txt", "transcript", "json", "srt", "vtt")
+FORMATS = ("txt", "docx", "transcript", "json", "srt", "vtt")
+EAST_ASIAN_FONT = "游明朝"
 DEFAULT_FORMATS = ("txt", "transcript", "json")
 
 _SUFFIXES = {
     "txt": ".minutes.txt",
+    "docx": ".minutes.docx",
     "transcript": ".transcript.txt",
     "json": ".json",
     "srt": ".srt",
@@ -35,8 +54,7 @@ def _segment_dict(seg: Segment) -> dict[str, Any]:
         "end": round(seg.end, 3),
         "speaker": seg.speaker,
         "text": seg.text,
-        # Until 整文 (clean-up) exists the cleaned text is the verbatim text.
-        "text_verbatim": seg.text,
+        "text_verbatim": seg.text_verbatim,
         "words": [
             {
                 "start": round(w.start, 3),
@@ -59,8 +77,13 @@ def minutes_to_dict(minutes: Minutes) -> dict[str, Any]:
             "place": m.place,
             "source": m.source,
             "duration": m.duration,
+            "attendees": list(m.attendees),
         },
-        "speakers": [{"id": s.id, "name": s.name, "role": s.role} for s in minutes.speakers],
+        "speakers": [
+            {"id": s.id, "name": s.name, "role": s.role}
+            | ({"honorific": s.honorific} if s.honorific != "君" else {})
+            for s in minutes.speakers
+        ],
         "segments": [_segment_dict(s) for s in minutes.segments],
     }
 
@@ -70,13 +93,105 @@ def render_json(minutes: Minutes) -> str:
     return json.dumps(minutes_to_dict(minutes), ensure_ascii=False, indent=2) + "\n"
 
 
-_WRITERS: dict[str, Callable[[Minutes], str]] = {
+def _set_east_asian(target: Any, font: str) -> None:
+    """Set the Latin and East Asian font of a style or run (python-docx only sets Latin)."""
+    from docx.oxml.ns import qn
+
+    target.font.name = font
+    rpr = target.element.get_or_add_rPr()
+    rpr.get_or_add_rFonts().set(qn("w:eastAsia"), font)
+
+
+def docx_bytes(minutes: Minutes, timestamps: bool = False, font: str = EAST_ASIAN_FONT) -> bytes:
+    """The 会議録 as a Word document: header, 出席者, then one paragraph per turn."""
+    from docx import Document
+    from docx.shared import Pt
+
+    doc = Document()
+    for name in ("Normal", "Title"):
+        _set_east_asian(doc.styles[name], font)
+    doc.styles["Normal"].font.size = Pt(10.5)
+    doc.add_paragraph(minutes.meeting.title or "会議録", style="Title")
+    for line in [*render_header(minutes.meeting), "─" * 30]:
+        _set_east_asian(doc.add_paragraph().add_run(line), font)
+    for _kind, line in minutes_lines(minutes, timestamps):
+        _set_east_asian(doc.add_paragraph().add_run(line), font)
+    buf = io.BytesIO()
+    doc.save(buf)
+    return buf.getvalue()
+
+
+_WRITERS: dict[str, Callable[[Minutes, bool], str | bytes]] = {
     "txt": render_minutes,
-    "transcript": lambda m: render_transcript(m.segments),
-    "json": render_json,
-    "srt": render_srt,
-    "vtt": render_vtt,
+    "docx": docx_bytes,
+    "transcript": lambda m, _ts: render_transcript(m.segments),
+    "json": lambda m, _ts: render_json(m),
+    "srt": lambda m, _ts: render_srt(m),
+    "vtt": lambda m, _ts: render_vtt(m),
 }
+
+
+def _meeting_from(doc: dict[str, Any]) -> MeetingInfo:
+    return MeetingInfo(
+        title=doc.get("title"),
+        date=doc.get("date"),
+        place=doc.get("place"),
+        source=doc.get("source"),
+        duration=doc.get("duration"),
+        attendees=tuple(doc.get("attendees") or ()),
+    )
+
+
+def minutes_from_dict(data: dict[str, Any]) -> Minutes:
+    """Inverse of ``minutes_to_dict``.
+
+    Raises:
+        SpeechError: A required key is missing or has the wrong type (named in the message).
+    """
+    try:
+        speakers = tuple(
+            Speaker(str(s["id"]), s.get("name") or None, s.get("role") or None, s.get("honorific") or "君")
+            for s in data["speakers"]
+        )
+        segments = tuple(
+            Segment(
+                float(seg["start"]),
+                float(seg["end"]),
+                str(seg["text"]),
+                tuple(
+                    Word(float(w["start"]), float(w["end"]), str(w["word"]), float(w.get("probability", 1.0)))
+                    for w in seg.get("words") or ()
+                ),
+                seg.get("speaker"),
+                seg.get("text_verbatim") if seg.get("text_verbatim") != seg["text"] else None,
+            )
+            for seg in data["segments"]
+        )
+        meeting = _meeting_from(data.get("meeting") or {})
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise SpeechError(
+            f"minutes JSON does not follow the export schema ({type(exc).__name__}: {exc}); "
+            "expected meeting, speakers[id,name,role], segments[start,end,speaker,text,…]"
+        ) from exc
+    unknown = {s.speaker for s in segments if s.speaker} - {s.id for s in speakers}
+    if unknown:
+        raise SpeechError(f"minutes JSON: segments name speakers not in speakers[]: {sorted(unknown)}")
+    return Minutes(meeting, speakers, segments)
+
+
+def load_minutes_json(path: Path) -> Minutes:
+    """Read a (possibly clerk-edited) JSON export back into ``Minutes``.
+
+    Raises:
+        SpeechError: Unreadable file, invalid JSON, or not the export schema.
+    """
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise SpeechError(f"cannot read minutes JSON {path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise SpeechError(f"minutes JSON {path} must be an object with meeting, speakers, segments")
+    return minutes_from_dict(data)
 
 
 def check_formats(formats: Sequence[str]) -> tuple[str, ...]:
@@ -101,7 +216,11 @@ def output_name(stem: str, fmt: str) -> str:
 
 
 def write_exports(
-    minutes: Minutes, directory: Path, stem: str, formats: Sequence[str]
+    minutes: Minutes,
+    directory: Path,
+    stem: str,
+    formats: Sequence[str],
+    timestamps: bool = False,
 ) -> list[Path]:
     """Write each requested format into ``directory`` as ``<stem><suffix>``.
 
@@ -110,6 +229,7 @@ def write_exports(
         directory: An existing, writable directory.
         stem: File name stem, usually the recording's.
         formats: Names from ``FORMATS``.
+        timestamps: Put turn start times into the 会議録 (TXT, DOCX).
 
     Returns:
         The written paths, in the order of ``formats``.
@@ -117,6 +237,10 @@ def write_exports(
     written = []
     for fmt in check_formats(formats):
         path = directory / output_name(stem, fmt)
-        path.write_text(_WRITERS[fmt](minutes), encoding="utf-8")
+        content = _WRITERS[fmt](minutes, timestamps)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
         written.append(path)
     return written

@@ -1,10 +1,18 @@
-"""The minutes job: one recording in, a folder of exports out.
+"""The minutes job: one recording in, a folder of exports out, resumable chunk by chunk.
 
-Order matters for the clerk: everything cheap that can fail (formats, the recording, the output
-folder, the model files) is checked before the model loads and minutes of CPU are spent. Outputs
-are written into a hidden staging directory inside ``out_dir`` (same filesystem, so the final
-``os.replace`` is atomic per file) and moved into place only when every format has been written;
-a failure leaves ``out_dir`` as it was. The queue-backed worker will call this same function.
+Order matters for the clerk: everything cheap that can fail (formats, the recording, the roster,
+the agenda, the 整文 rules, the output folder, the model files) is checked before the model loads
+and minutes of CPU are spent. The recording is then decoded as a stream of chunks
+(``decode.stream_chunks``); per chunk: VAD once → Whisper on the speech → embedding windows →
+speaker embeddings → a checkpoint in the job folder (``checkpoint.JobDir``). A killed run
+restarts, finds the checkpoints and continues where it stopped. After the last chunk the
+session's speakers are settled (``diarize``), named from the roster's voices and the voice-print
+store (``roster``), the text is cleaned (``clean``) and laid out (``layout``/``export``).
+
+Outputs are written into a hidden staging directory inside ``out_dir`` (same filesystem, so the
+final ``os.replace`` is atomic per file) and moved into place only when every format has been
+written; a failure leaves ``out_dir`` as it was. The clerk web app and the queue worker call this
+same function with their own job folder and progress callback.
 """
 
 from __future__ import annotations
@@ -12,20 +20,47 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import string
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
+
+from speech.checkpoint import ChunkResult, JobDir, audio_identity, default_job_dir, fingerprint
+from speech.clean import clean_segments, load_rules
 from speech.config import SpeechSettings
-from speech.decode import probe_audio
-from speech.errors import OutputDirError
+from speech.decode import AudioChunk, load_audio, probe_audio, stream_chunks
+from speech.diarize import CentroidTracker, attribute, finalize_labels, normalize_rows
+from speech.embed import VoiceEncoder
+from speech.errors import EmptyAudioError, NoSpeechError, NotAudioError, OutputDirError, SpeechError
 from speech.export import DEFAULT_FORMATS, check_formats, write_exports
-from speech.layout import build_minutes
 from speech.models import ensure_model
+from speech.roster import (
+    Roster,
+    VoicePrint,
+    VoicePrintStore,
+    hotwords,
+    load_agenda,
+    load_roster,
+    match_names,
+)
 from speech.transcribe import ProgressCallback, Transcriber
-from speech.types import MeetingInfo, Minutes
+from speech.types import MeetingInfo, Minutes, Segment, Speaker
+from speech.vad import detect_speech, shift, windows
+
+
+@dataclass(frozen=True)
+class JobOptions:
+    """What a clerk can say about one job beyond the settings."""
+
+    roster: Path | None = None
+    agenda: Path | None = None
+    speakers: int | None = None
+    job_dir: Path | None = None
+    timestamps: bool = False
 
 
 @dataclass(frozen=True)
@@ -38,10 +73,12 @@ class MinutesResult:
     wall_time: float
     transcribe_time: float
     language: str
+    job_dir: Path | None = None
+    resumed_chunks: int = 0
 
     @property
     def real_time_factor(self) -> float:
-        """Transcription seconds per audio second (0.1 = ten times faster than real time)."""
+        """Processing seconds per audio second (0.1 = ten times faster than real time)."""
         return self.transcribe_time / self.audio_duration if self.audio_duration else 0.0
 
 
@@ -55,6 +92,8 @@ def _prepare_out_dir(out_dir: Path) -> bool:
     except OSError as exc:
         raise OutputDirError(f"cannot create output directory {out_dir}: {exc.strerror}") from exc
     if not os.access(out_dir, os.W_OK | os.X_OK):
+        if created:
+            _remove_if_empty(out_dir)
         raise OutputDirError(f"output directory {out_dir} is not writable")
     return created
 
@@ -78,15 +117,16 @@ def _publish(staged: list[Path], out_dir: Path) -> tuple[Path, ...]:
 
 
 def _progress_against(total: float, on_progress: ProgressCallback | None) -> ProgressCallback:
-    """Report progress against the header duration, so the total never changes mid-run.
-
-    The decoder's length differs from the header's by a few samples after resampling.
-    """
+    """Report progress against the header duration, never going backwards or past the end."""
+    reached = [0.0]
 
     def report(done: float, decoded_total: float) -> None:
-        if on_progress is not None:
-            finished = decoded_total > 0 and done >= decoded_total
-            on_progress(total if finished else min(done, total), total)
+        if on_progress is None:
+            return
+        finished = decoded_total > 0 and done >= decoded_total
+        value = total if finished else min(max(done, reached[0]), total)
+        reached[0] = value
+        on_progress(value, total)
 
     return report
 
@@ -96,6 +136,138 @@ def _remove_if_empty(directory: Path) -> None:
         directory.rmdir()
 
 
+def speaker_ids(n: int) -> list[str]:
+    """``A, B, …, Z, AA, AB, …``: the ids of ``n`` speakers in order of first appearance."""
+    letters = string.ascii_uppercase
+    out = []
+    for i in range(n):
+        label, k = "", i
+        while True:
+            label = letters[k % 26] + label
+            k = k // 26 - 1
+            if k < 0:
+                break
+        out.append(label)
+    return out
+
+
+class _ChunkProcessor:
+    """Per-chunk work with lazily loaded models: VAD → Whisper → embeddings."""
+
+    def __init__(self, settings: SpeechSettings, words: tuple[str, ...]) -> None:
+        self.settings = settings
+        self.hotwords = words
+        self.transcriber = Transcriber(settings)
+        self.encoder = VoiceEncoder(settings.speaker_model_path)
+
+    def process(
+        self, chunk: AudioChunk, language: str | None, report: Callable[[float], None]
+    ) -> ChunkResult:
+        speech = detect_speech(chunk.samples)
+        heard = self.transcriber.transcribe_chunk(
+            chunk, speech, self.hotwords, language, on_segment=report
+        )
+        wins = windows(speech) if self.settings.diarize else ()
+        emb = self.encoder.embed_windows([_cut(chunk, w) for w in wins])
+        return ChunkResult(
+            chunk.index,
+            chunk.start,
+            chunk.end,
+            heard.segments,
+            shift(wins, chunk.start),
+            emb,
+            heard.language,
+            sum(s.duration for s in speech),
+        )
+
+
+def _cut(chunk: AudioChunk, span) -> np.ndarray:
+    return chunk.samples[int(span.start * 16_000) : int(span.end * 16_000)]
+
+
+def voice_print(path: Path, encoder: VoiceEncoder, name: str, role: str | None) -> VoicePrint:
+    """Enrol a voice from a sample recording of one person.
+
+    Raises:
+        NoSpeechError: The sample holds no usable speech.
+    """
+    samples = load_audio(path)
+    wins = windows(detect_speech(samples))
+    if not wins:
+        raise NoSpeechError(f"voice sample {path.name} of {name} holds no speech (≥ 0.6 s needed)")
+    emb = encoder.embed_windows([samples[int(w.start * 16_000) : int(w.end * 16_000)] for w in wins])
+    return VoicePrint(name, role, normalize_rows(emb.mean(axis=0, keepdims=True))[0])
+
+
+def _candidates(
+    roster: Roster | None, store: VoicePrintStore, encoder: VoiceEncoder
+) -> tuple[list[VoicePrint], list[VoicePrint]]:
+    """Voices that may be named: (all candidates, newly enrolled from samples)."""
+    stored = store.load()
+    if roster is None:
+        return list(stored.values()), []
+    enrolled = [voice_print(e.voice, encoder, e.name, e.role) for e in roster.entries if e.voice]
+    fresh = {p.name for p in enrolled}
+    remembered = [
+        replace(stored[e.name], role=e.role or stored[e.name].role)
+        for e in roster.entries
+        if e.name in stored and e.name not in fresh
+    ]
+    return enrolled + remembered, enrolled
+
+
+def _settle_speakers(
+    chunks: Sequence[ChunkResult],
+    settings: SpeechSettings,
+    options: JobOptions,
+    roster: Roster | None,
+    encoder: VoiceEncoder,
+) -> tuple[tuple[Speaker, ...], tuple[Segment, ...], dict[str, np.ndarray]]:
+    segments = [s for c in chunks for s in c.segments]
+    wins = [w for c in chunks for w in c.windows]
+    if not settings.diarize or not wins:
+        return (Speaker("A"),), tuple(replace(s, speaker="A") for s in segments), {}
+    tracker = CentroidTracker(settings.speaker_threshold, settings.speaker_threshold + 0.03)
+    running = np.concatenate([tracker.add_chunk(c.embeddings) for c in chunks])
+    emb = np.concatenate([c.embeddings for c in chunks])
+    max_n = len(roster.entries) if roster else None
+    labels, cents = finalize_labels(emb, running, options.speakers, max_n, settings.speaker_threshold)
+    ids = speaker_ids(len(cents))
+    store = VoicePrintStore(settings.data_dir / "voiceprints.json")
+    candidates, enrolled = _candidates(roster, store, encoder)
+    named = match_names(cents, candidates, settings.enroll_threshold)
+    if enrolled:
+        store.remember(enrolled)
+    speakers = []
+    for k, sid in enumerate(ids):
+        hit = named.get(k)
+        entry = roster.get(hit.name) if roster and hit else None
+        speakers.append(
+            Speaker(
+                sid,
+                hit.name if hit else None,
+                (entry.role if entry else None) or (hit.role if hit else None),
+                entry.honorific if entry else "君",
+            )
+        )
+    attributed = attribute(segments, wins, labels.tolist(), ids)
+    return tuple(speakers), attributed, {sid: cents[k] for k, sid in enumerate(ids)}
+
+
+def _attendees(roster: Roster | None) -> tuple[str, ...]:
+    if roster is None:
+        return ()
+    return tuple(f"{e.role}　{e.name}" if e.role else e.name for e in roster.entries)
+
+
+def _check_options(options: JobOptions) -> tuple[Roster | None, tuple[str, ...]]:
+    if options.speakers is not None and options.speakers < 1:
+        raise SpeechError(f"--speakers must be at least 1, got {options.speakers}")
+    roster = load_roster(options.roster) if options.roster else None
+    agenda = load_agenda(options.agenda) if options.agenda else ()
+    return roster, agenda
+
+
 def run_minutes_job(
     audio: Path,
     out_dir: Path,
@@ -103,8 +275,9 @@ def run_minutes_job(
     formats: Sequence[str] = DEFAULT_FORMATS,
     on_progress: ProgressCallback | None = None,
     meeting: MeetingInfo | None = None,
+    options: JobOptions | None = None,
 ) -> MinutesResult:
-    """Transcribe ``audio`` and write the requested exports into ``out_dir``.
+    """Transcribe ``audio``, name its speakers and write the requested exports into ``out_dir``.
 
     Args:
         audio: The recording.
@@ -112,45 +285,125 @@ def run_minutes_job(
             replaced, only once all outputs are ready.
         settings: Model and decoding settings.
         formats: Export names from ``speech.export.FORMATS``.
-        on_progress: Called with (audio seconds done, total) while transcribing.
+        on_progress: Called with (audio seconds done, total) while processing.
         meeting: Header facts; by default the title is the recording's file stem.
+        options: Roster, agenda, speaker count, job folder, time stamps.
 
     Returns:
         The ``MinutesResult``.
 
     Raises:
-        SpeechError: A subclass naming what was wrong (input, output folder, model, format).
+        SpeechError: A subclass naming what was wrong (input, roster, output folder, model…).
     """
     started = time.perf_counter()
+    opts = options or JobOptions()
     names = check_formats(formats)
     info = probe_audio(audio)
+    roster, agenda = _check_options(opts)
+    rules = load_rules(settings.rules_path)
     report = _progress_against(info.duration, on_progress)
     report(0.0, 0.0)
     ensure_model(settings)
     created = _prepare_out_dir(out_dir)
     staging = _stage(out_dir)
+    job = JobDir(opts.job_dir or default_job_dir(settings.data_dir, audio))
     try:
-        transcriber = Transcriber(settings)
-        transcriber.warm_up()
+        words = hotwords(roster, agenda)
+        state = job.open(audio_identity(audio), fingerprint(settings, words))
+        processor = _ChunkProcessor(settings, words)
+        chunks: list[ChunkResult] = []
+        resumed = 0
         t0 = time.perf_counter()
-        transcript = transcriber.transcribe(audio, report)
-        transcribe_time = time.perf_counter() - t0
-        header = replace(
-            meeting or MeetingInfo(title=audio.stem), source=audio.name, duration=info.duration
+        for chunk in stream_chunks(audio, settings.chunk_seconds):
+            done = job.load_chunk(chunk.index)
+            if done is None:
+                done = processor.process(chunk, state.get("language"), lambda t: report(t, 0.0))
+                job.save_chunk(done)
+                if state.get("language") is None and done.segments:
+                    state["language"] = done.language
+                    job.save_state(state)
+            else:
+                resumed += 1
+            chunks.append(done)
+            report(chunk.end, 0.0)
+        if not any(c.segments for c in chunks):
+            job.remove()
+            raise NoSpeechError(
+                f"{audio.name}: no speech found in {info.duration:.1f} s of audio "
+                "(silence or noise only?)"
+            )
+        speakers, segments, centroids = _settle_speakers(
+            chunks, settings, opts, roster, processor.encoder
         )
-        minutes = build_minutes(transcript, header)
-        files = _publish(write_exports(minutes, staging, audio.stem, names), out_dir)
+        process_time = time.perf_counter() - t0
+        _save_centroids(job, centroids)
+        header = replace(
+            meeting or MeetingInfo(title=audio.stem),
+            source=audio.name,
+            duration=info.duration,
+            attendees=(meeting.attendees if meeting and meeting.attendees else _attendees(roster)),
+        )
+        minutes = Minutes(header, speakers, clean_segments(segments, rules))
+        files = _publish(
+            write_exports(minutes, staging, audio.stem, names, timestamps=opts.timestamps), out_dir
+        )
+        report(info.duration, info.duration)
+    except (NotAudioError, EmptyAudioError):
+        job.remove()  # the recording itself is bad: nothing worth resuming
+        _abort(staging, out_dir, created)
+        raise
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        if created:
-            _remove_if_empty(out_dir)
+        _abort(staging, out_dir, created)
         raise
     shutil.rmtree(staging, ignore_errors=True)
+    language = state.get("language") or settings.language or ""
     return MinutesResult(
         files,
         minutes,
         info.duration,
         time.perf_counter() - started,
-        transcribe_time,
-        transcript.language,
+        process_time,
+        language,
+        job.path,
+        resumed,
     )
+
+
+def _abort(staging: Path, out_dir: Path, created: bool) -> None:
+    shutil.rmtree(staging, ignore_errors=True)
+    if created:
+        _remove_if_empty(out_dir)
+
+
+def _save_centroids(job: JobDir, centroids: dict[str, np.ndarray]) -> None:
+    if centroids:
+        np.savez(job.path / "speakers.npz", **centroids)
+
+
+def remember_speakers(minutes_json: Path, job_dir: Path, settings: SpeechSettings) -> list[str]:
+    """Remember the names a clerk gave in an edited JSON export, for the next sessions.
+
+    Args:
+        minutes_json: The JSON export, with ``speakers[].name`` filled in by the clerk.
+        job_dir: The job folder of that run (holds each speaker's voice centroid).
+        settings: Where the voice-print store lives.
+
+    Returns:
+        The names remembered.
+
+    Raises:
+        SpeechError: The JSON or the job folder's centroids cannot be read.
+    """
+    from speech.export import load_minutes_json
+
+    minutes = load_minutes_json(minutes_json)
+    try:
+        with np.load(job_dir / "speakers.npz") as data:
+            cents = {k: data[k] for k in data.files}
+    except (OSError, ValueError) as exc:
+        raise SpeechError(f"no speaker voices in job folder {job_dir}: {exc}") from exc
+    prints = [
+        VoicePrint(s.name, s.role, cents[s.id]) for s in minutes.speakers if s.name and s.id in cents
+    ]
+    VoicePrintStore(settings.data_dir / "voiceprints.json").remember(prints)
+    return [p.name for p in prints]

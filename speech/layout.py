@@ -4,11 +4,18 @@ No I/O here, so every formatting rule (timestamps, speaker labels, how consecuti
 speaker merge into one speech) is tested directly. The 会議録 conventions follow the National Diet
 form most municipal systems copy: a speech starts a line with ○, then the label
 (``議長（山田太郎君）``), a full-width space, and the words; one paragraph per turn.
+
+Stage directions (〔拍手〕, 〔「異議なし」と呼ぶ者あり〕) are printed where the audio tells them:
+a turn that is nothing but 「異議なし」 is the floor answering the chair, and bracketed
+non-speech that Whisper sometimes emits (（拍手）, [笑]) becomes a 〔 〕 line. The header carries
+会議名, 日時, 場所 and the 出席者 from the roster, as the preamble of real minutes does.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Literal
 
 from speech.types import MeetingInfo, Minutes, Segment, Speaker, Transcript
@@ -84,16 +91,35 @@ def build_minutes(
     return Minutes(meeting, tuple(roster), segments)
 
 
-def speaker_turns(segments: Iterable[Segment]) -> list[tuple[str | None, str]]:
-    """Join consecutive segments of one speaker into ``(speaker_id, text)`` turns."""
-    turns: list[tuple[str | None, str]] = []
+@dataclass(frozen=True)
+class Turn:
+    """Consecutive segments of one speaker: one ○ paragraph of the minutes."""
+
+    speaker: str | None
+    start: float
+    end: float
+    text: str
+
+
+def turns(segments: Iterable[Segment]) -> list[Turn]:
+    """Join consecutive segments of one speaker into turns (stage directions stand alone)."""
+    out: list[Turn] = []
     for seg in segments:
         text = seg.text.strip()
-        if turns and turns[-1][0] == seg.speaker:
-            turns[-1] = (seg.speaker, _join(turns[-1][1], text))
+        if not text:
+            continue
+        joinable = out and out[-1].speaker == seg.speaker
+        if joinable and stage_direction(text) is None and stage_direction(out[-1].text) is None:
+            last = out[-1]
+            out[-1] = Turn(last.speaker, last.start, seg.end, _join(last.text, text))
         else:
-            turns.append((seg.speaker, text))
-    return turns
+            out.append(Turn(seg.speaker, seg.start, seg.end, text))
+    return out
+
+
+def speaker_turns(segments: Iterable[Segment]) -> list[tuple[str | None, str]]:
+    """Join consecutive segments of one speaker into ``(speaker_id, text)`` turns."""
+    return [(t.speaker, t.text) for t in turns(segments)]
 
 
 def _join(left: str, right: str) -> str:
@@ -101,6 +127,24 @@ def _join(left: str, right: str) -> str:
     if left and right and left[-1].isascii() and right[0].isascii() and left[-1].isalnum():
         return f"{left} {right}"
     return left + right
+
+
+_NO_OBJECTION = re.compile(r"^[「『]?(?:異議|意義|異義)(?:なし|無し|ありません)[」』]?[。！!、]*$")
+_BRACKETED = re.compile(r"^[\[［(（〔【]\s*([^\]］)）〕】]{1,12}?)\s*[\]］)）〕】][。]*$")
+
+
+def stage_direction(text: str) -> str | None:
+    """The 〔 〕 line a turn stands for, or ``None`` if it is speech.
+
+    ``異議なし`` alone → ``〔「異議なし」と呼ぶ者あり〕``; ``（拍手）``/``[拍手]`` → ``〔拍手〕``.
+    """
+    text = text.strip()
+    if _NO_OBJECTION.match(text):
+        return "〔「異議なし」と呼ぶ者あり〕"
+    m = _BRACKETED.match(text)
+    if m:
+        return f"〔{m.group(1)}〕"
+    return None
 
 
 def render_transcript(segments: Iterable[Segment]) -> str:
@@ -113,28 +157,48 @@ def render_transcript(segments: Iterable[Segment]) -> str:
 
 
 def render_header(meeting: MeetingInfo) -> list[str]:
-    """The header block: 会議名, 日時, 場所 (when known), then the recording it came from."""
+    """The header block: 会議名, 日時, 場所 (when known), the recording, then 出席者."""
     rows = [("会議名", meeting.title), ("日時", meeting.date), ("場所", meeting.place)]
     lines = [f"{key}{FULL_WIDTH_SPACE}{value}" for key, value in rows if value]
     if meeting.source:
         length = f"（{format_timestamp(meeting.duration)[:8]}）" if meeting.duration else ""
         lines.append(f"録音{FULL_WIDTH_SPACE}{meeting.source}{length}")
+    if meeting.attendees:
+        lines += ["", f"出席者（{len(meeting.attendees)}名）"]
+        lines += [f"{FULL_WIDTH_SPACE * 2}{name}" for name in meeting.attendees]
     return lines
 
 
-def render_minutes(minutes: Minutes) -> str:
+STAGE_INDENT = FULL_WIDTH_SPACE * 4
+
+
+def minutes_lines(minutes: Minutes, timestamps: bool = False) -> list[tuple[str, str]]:
+    """The body as ``(kind, line)`` pairs, kind ``speech``/``stage``/``time``; shared by TXT/DOCX."""
+    body: list[tuple[str, str]] = []
+    for turn in turns(minutes.segments):
+        if timestamps:
+            body.append(("time", f"［{format_timestamp(turn.start)[:8]}］"))
+        stage = stage_direction(turn.text)
+        if stage is not None:
+            body.append(("stage", f"{STAGE_INDENT}{stage}"))
+            continue
+        speaker = minutes.speaker(turn.speaker) or Speaker(id=turn.speaker or DEFAULT_SPEAKER.id)
+        body.append(("speech", f"{SPEECH_MARK}{speaker_label(speaker)}{FULL_WIDTH_SPACE}{turn.text}"))
+    return body
+
+
+def render_minutes(minutes: Minutes, timestamps: bool = False) -> str:
     """Lay out minutes as 会議録 text: header, a rule, then one ○ paragraph per speaker turn.
 
     Args:
         minutes: Header, roster and attributed segments.
+        timestamps: Put ``［HH:MM:SS］`` above each turn.
 
     Returns:
         The text, ending with a newline.
     """
     lines = [*render_header(minutes.meeting), _RULE, ""]
-    for speaker_id, text in speaker_turns(minutes.segments):
-        speaker = minutes.speaker(speaker_id) or Speaker(id=speaker_id or DEFAULT_SPEAKER.id)
-        lines.append(f"{SPEECH_MARK}{speaker_label(speaker)}{FULL_WIDTH_SPACE}{text}")
+    lines += [line for _, line in minutes_lines(minutes, timestamps)]
     return "\n".join(lines) + "\n"
 
 

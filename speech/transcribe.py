@@ -1,4 +1,4 @@
-"""Whisper transcription: recording in, typed ``Transcript`` out, with progress reports.
+"""Whisper transcription: one chunk of speech in, typed ``Segment`` values out.
 
 ``Transcriber`` follows the house pattern: the constructor only keeps settings, ``warm_up()``
 loads the CTranslate2 model (about a second for base, 0.5 GB), so building one in a request
@@ -8,19 +8,33 @@ frozen dataclasses here, at the edge, so nothing downstream depends on faster-wh
 Decoding options are fixed for Japanese council audio: word timestamps (the editor and later
 diarization align on them), Silero VAD (long silences in council sessions are where Whisper
 hallucinates), and the usual hallucination guards with ``condition_on_previous_text=False`` so one
-bad window cannot repeat itself through the rest of a two-hour session.
+bad window cannot repeat itself through the rest of a two-hour session. On top of Whisper's own
+guards, ``drop_word_loops`` cuts a word n-gram repeated over and over (the classic base-model
+loop, 「ありがとうございます」×40) down to two occurrences.
+
+The job decodes the recording chunk by chunk (``decode.stream_chunks``) and finds speech once
+(``vad.detect_speech``); ``transcribe_chunk`` then feeds Whisper only the speech, glued together,
+and maps every time back to the recording, the way faster-whisper's own ``vad_filter`` does, so
+Silero runs once per chunk instead of twice. ``hotwords`` (names from the roster, bill titles
+from the agenda) bias decoding towards the council's vocabulary; a glossary as
+``initial_prompt`` made Japanese CER worse on these machines, hotwords helped.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+import bisect
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from speech.config import SpeechSettings
-from speech.decode import load_audio
+from speech.decode import SAMPLE_RATE, AudioChunk, load_audio
 from speech.models import ensure_model
 from speech.types import Segment, Transcript, Word
+from speech.vad import Span
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
@@ -40,8 +54,17 @@ _DECODE_OPTIONS: dict[str, Any] = {
 }
 
 
+@dataclass(frozen=True)
+class ChunkTranscript:
+    """What Whisper heard in one chunk; times are from the start of the recording."""
+
+    segments: tuple[Segment, ...]
+    language: str
+    language_probability: float
+
+
 class Transcriber:
-    """Transcribes recordings with the configured Whisper model."""
+    """Transcribes recordings or chunks of them with the configured Whisper model."""
 
     def __init__(self, settings: SpeechSettings) -> None:
         """Keep the settings; nothing is loaded until ``warm_up()``."""
@@ -67,8 +90,55 @@ class Transcriber:
             local_files_only=True,
         )
 
+    def _loaded(self) -> WhisperModel:
+        self.warm_up()
+        if self._model is None:  # for the type checker; warm_up() either sets it or raises
+            raise RuntimeError("Whisper model failed to load")
+        return self._model
+
+    def transcribe_chunk(
+        self,
+        chunk: AudioChunk,
+        speech: Sequence[Span],
+        hotwords: Sequence[str] = (),
+        language: str | None = None,
+        on_segment: Callable[[float], None] | None = None,
+    ) -> ChunkTranscript:
+        """Transcribe the speech spans of one chunk.
+
+        Args:
+            chunk: The decoded chunk.
+            speech: Speech spans, chunk-relative seconds, disjoint and in order.
+            hotwords: Words to bias decoding towards (names, bill titles).
+            language: Language code; ``None`` detects it from this chunk's speech.
+            on_segment: Called with the recording time reached after each segment.
+
+        Returns:
+            Segments with word timestamps, in recording time.
+        """
+        lang = language or self.settings.language
+        if not speech:
+            return ChunkTranscript((), lang or "", 0.0)
+        compact, mapper = compact_speech(chunk.samples, speech)
+        raw, info = self._loaded().transcribe(
+            compact,
+            language=lang,
+            beam_size=self.settings.beam_size,
+            vad_filter=False,
+            hotwords=" ".join(hotwords) or None,
+            **_DECODE_OPTIONS,
+        )
+        segments = []
+        for seg in raw:
+            converted = _to_chunk_segment(seg, mapper, chunk.start)
+            if converted is not None:
+                segments.append(converted)
+                if on_segment is not None:
+                    on_segment(converted.end)
+        return ChunkTranscript(tuple(segments), info.language, info.language_probability)
+
     def transcribe(self, path: Path, on_progress: ProgressCallback | None = None) -> Transcript:
-        """Transcribe one recording.
+        """Transcribe one short recording in one go (tests, previews; jobs go by chunk).
 
         Args:
             path: The recording (any format PyAV reads).
@@ -76,16 +146,10 @@ class Transcriber:
 
         Returns:
             The ``Transcript``, segments in time order, ``speaker`` left ``None``.
-
-        Raises:
-            NotAudioError, EmptyAudioError: The file cannot be decoded.
-            ModelNotFoundError: The model is not installed (when not warmed up yet).
         """
-        self.warm_up()
-        if self._model is None:  # for the type checker; warm_up() either sets it or raises
-            raise RuntimeError("Whisper model failed to load")
+        model = self._loaded()
         audio = load_audio(path)
-        raw_segments, info = self._model.transcribe(
+        raw_segments, info = model.transcribe(
             audio,
             language=self.settings.language,
             beam_size=self.settings.beam_size,
@@ -94,6 +158,86 @@ class Transcriber:
         )
         segments = tuple(_collect(raw_segments, info.duration, on_progress))
         return Transcript(segments, info.duration, info.language, info.language_probability)
+
+
+class TimeMap:
+    """Maps times in glued-together speech back to times in the chunk (pure)."""
+
+    def __init__(self, spans: Sequence[Span]) -> None:
+        """``spans``: the chunk-relative spans that were glued, in order."""
+        self._spans = tuple(spans)
+        self._compact_starts: list[float] = []
+        total = 0.0
+        for span in self._spans:
+            self._compact_starts.append(total)
+            total += span.duration
+        self.total = total
+
+    def to_chunk(self, t: float, anchor: float | None = None) -> float:
+        """Chunk time of compact time ``t``; ``anchor`` (compact) picks the span, default ``t``."""
+        if not self._spans:
+            return t
+        key = t if anchor is None else anchor
+        i = max(0, bisect.bisect_right(self._compact_starts, key) - 1)
+        span = self._spans[i]
+        return min(span.end, span.start + max(0.0, t - self._compact_starts[i]))
+
+
+def compact_speech(samples: np.ndarray, spans: Sequence[Span]) -> tuple[np.ndarray, TimeMap]:
+    """Glue the samples of ``spans`` together; return them and the map back to chunk time."""
+    pieces = [
+        samples[int(round(s.start * SAMPLE_RATE)) : int(round(s.end * SAMPLE_RATE))]
+        for s in spans
+    ]
+    kept = [Span(s.start, s.start + len(p) / SAMPLE_RATE) for s, p in zip(spans, pieces, strict=True)]
+    compact = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float32)
+    return compact.astype(np.float32, copy=False), TimeMap(kept)
+
+
+def drop_word_loops(words: Sequence[Word], max_n: int = 8, keep: int = 2, min_repeats: int = 4) -> tuple[Word, ...]:
+    """Cut any word n-gram repeated ``min_repeats`` or more times in a row down to ``keep``.
+
+    Args:
+        words: Words in order.
+        max_n: Longest n-gram checked.
+        keep: Occurrences kept of a looping n-gram.
+        min_repeats: Repetitions that count as a loop (a clerk's 「はい、はい」 is not one).
+
+    Returns:
+        The words without the loops.
+    """
+    out = list(words)
+    for n in range(1, max_n + 1):
+        i = 0
+        while i + n <= len(out):
+            gram = [w.word.strip() for w in out[i : i + n]]
+            reps = 1
+            while [w.word.strip() for w in out[i + reps * n : i + (reps + 1) * n]] == gram:
+                reps += 1
+            if reps >= min_repeats:
+                del out[i + keep * n : i + reps * n]
+            i += 1
+    return tuple(out)
+
+
+def _to_chunk_segment(seg: Any, mapper: TimeMap, offset: float) -> Segment | None:
+    words = []
+    for w in seg.words or ():
+        mid = (float(w.start) + float(w.end)) / 2
+        start = mapper.to_chunk(float(w.start), mid) + offset
+        end = max(start, mapper.to_chunk(float(w.end), mid) + offset)
+        words.append(Word(round(start, 3), round(end, 3), w.word, float(w.probability)))
+    kept = drop_word_loops(words)
+    if kept:
+        text = "".join(w.word for w in kept).strip()
+        start, end = kept[0].start, kept[-1].end
+    else:
+        text = seg.text.strip()
+        start = mapper.to_chunk(float(seg.start)) + offset
+        end = mapper.to_chunk(float(seg.end), float(seg.start)) + offset
+    if not text:
+        return None
+    return Segment(round(start, 3), round(max(end, start), 3), text, kept)
 
 
 def _collect(

@@ -23,13 +23,23 @@ class Word:
 
 @dataclass(frozen=True)
 class Segment:
-    """One stretch of speech: times in seconds from the start of the recording."""
+    """One stretch of speech: times in seconds from the start of the recording.
+
+    ``text`` is what the minutes print (整文 once clean-up ran); ``verbatim`` keeps what was
+    said word for word (全文), ``None`` meaning "same as ``text``".
+    """
 
     start: float
     end: float
     text: str
     words: tuple[Word, ...] = ()
     speaker: str | None = None
+    verbatim: str | None = None
+
+    @property
+    def text_verbatim(self) -> str:
+        """The verbatim text (全文)."""
+        return self.text if self.verbatim is None else self.verbatim
 
 
 @dataclass(frozen=True)
@@ -65,6 +75,7 @@ class MeetingInfo:
     place: str | None = None
     source: str | None = None
     duration: float | None = None
+    attendees: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -27,10 +27,10 @@ MEETING_SENTENCES = (
 
 
 @pytest.fixture(scope="session")
-def speech_settings() -> SpeechSettings:
-    """Settings pointing at the real, assembled Whisper base model."""
+def speech_settings(tmp_path_factory: pytest.TempPathFactory) -> SpeechSettings:
+    """Settings pointing at the real, assembled Whisper base model; data in a temp folder."""
     path = assemble_whisper_base(REPO_ROOT / "var" / "models" / "whisper-base")
-    return SpeechSettings(model_path=path)
+    return SpeechSettings(model_path=path, data_dir=tmp_path_factory.mktemp("speech-data"))
 
 
 @pytest.fixture(scope="session")

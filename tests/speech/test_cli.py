@@ -61,7 +61,7 @@ def test_unwritable_out_dir(silence_wav, tmp_path: Path) -> None:
 
 def test_unknown_format_and_missing_model(silence_wav, tmp_path: Path) -> None:
     audio = silence_wav("quiet.wav", 1)
-    _assert_one_line_error(_run(audio, "-o", tmp_path / "o", "--format", "txt,docx"), "docx")
+    _assert_one_line_error(_run(audio, "-o", tmp_path / "o", "--format", "txt,pdf"), "pdf")
     result = _run(audio, "-o", tmp_path / "o", "--model", tmp_path / "none")
     _assert_one_line_error(result, "madoguchi models install")
     assert not (tmp_path / "o").exists()
@@ -95,7 +95,10 @@ def test_real_process_prints_no_traceback(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_transcribe_writes_files(meeting_wav: Path, speech_settings, tmp_path: Path) -> None:
+def test_transcribe_writes_files(
+    meeting_wav: Path, speech_settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MADOGUCHI_SPEECH__DATA_DIR", str(tmp_path / "data"))
     out = tmp_path / "out"
     result = _run(
         meeting_wav, "-o", out, "--model", speech_settings.model_path, "--format", "txt,srt"

@@ -137,7 +137,7 @@ def test_json_schema() -> None:
 
 def test_formats() -> None:
     assert check_formats(["TXT", " json", "txt"]) == ("txt", "json")
-    with pytest.raises(UnsupportedFormatError, match="docx"):
-        check_formats(["txt", "docx"])
+    with pytest.raises(UnsupportedFormatError, match="pdf"):
+        check_formats(["txt", "pdf"])
     assert output_name("meeting", "txt") == "meeting.minutes.txt"
     assert output_name("meeting", "transcript") == "meeting.transcript.txt"
