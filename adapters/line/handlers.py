@@ -204,7 +204,7 @@ class LineBot:
         if self.transcribe is None:
             return ""
         with tempfile.TemporaryDirectory(prefix="madoguchi-line-") as tmp:
-            path = Path(tmp) / "voice.m4a"
+            path = Path(tmp) / "voice"  # LINE sends m4a; let the decoder probe the content
             path.write_bytes(audio)
             return self.transcribe(path).strip()
 
