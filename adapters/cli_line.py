@@ -30,12 +30,16 @@ def _fail(message: str) -> None:
 
 @line_app.command("setup-richmenu")
 def setup_richmenu_command(
-    file: Annotated[Path, typer.Argument(help="rich menu YAML (see adapters/line/richmenu.sample.yaml)")],
+    file: Annotated[
+        Path, typer.Argument(help="rich menu YAML (see adapters/line/richmenu.sample.yaml)")
+    ],
     default: Annotated[bool, typer.Option(help="make it every user's default menu")] = True,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="validate and write the body and image; call nothing")
     ] = False,
-    out: Annotated[Path | None, typer.Option(help="with --dry-run: directory for body.json and image")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="with --dry-run: directory for body.json and image")
+    ] = None,
 ) -> None:
     """Create the rich menu in FILE, upload its image and set it as the default."""
     try:
@@ -47,10 +51,15 @@ def setup_richmenu_command(
     if dry_run:
         target = out or Path(".")
         target.mkdir(parents=True, exist_ok=True)
-        (target / "richmenu.json").write_text(json.dumps(spec.body(), ensure_ascii=False, indent=2), encoding="utf-8")
+        (target / "richmenu.json").write_text(
+            json.dumps(spec.body(), ensure_ascii=False, indent=2), encoding="utf-8"
+        )
         suffix = "png" if content_type == "image/png" else "jpg"
         (target / f"richmenu.{suffix}").write_bytes(image)
-        typer.echo(f"valid: {len(spec.request.areas)} areas; wrote richmenu.json and richmenu.{suffix} to {target}")
+        typer.echo(
+            f"valid: {len(spec.request.areas)} areas; "
+            f"wrote richmenu.json and richmenu.{suffix} to {target}"
+        )
         return
     settings = Settings().line
     if not settings.channel_access_token.get_secret_value():

@@ -144,7 +144,8 @@ def load_facilities(path: Path) -> Facilities:
         line = item.get(_LINE, 0)
         if facility.id in seen:
             problems.append(
-                f"{path}:{line}: duplicate facility id '{facility.id}' (first at line {seen[facility.id]})"
+                f"{path}:{line}: duplicate facility id '{facility.id}' "
+                f"(first at line {seen[facility.id]})"
             )
             continue
         seen[facility.id] = line
@@ -167,7 +168,9 @@ def _facility(path: Path, raw: Any, problems: list[str]) -> Facility | None:
     before = len(problems)
     ftype = str(raw.get("type") or "")
     if ftype not in FACILITY_TYPES:
-        problems.append(f"{where}: {label} type '{ftype}' is not one of {', '.join(FACILITY_TYPES)}")
+        problems.append(
+            f"{where}: {label} type '{ftype}' is not one of {', '.join(FACILITY_TYPES)}"
+        )
     name = _lang_map(where, raw.get("name"), f"{label} name", problems)
     address = _lang_map(where, raw.get("address"), f"{label} address", problems)
     if "ja" not in name:
@@ -178,7 +181,12 @@ def _facility(path: Path, raw: Any, problems: list[str]) -> Facility | None:
     if len(problems) > before:
         return None
     return Facility(
-        id=fid, type=ftype, name=name, address=address, lat=lat, lon=lon,
+        id=fid,
+        type=ftype,
+        name=name,
+        address=address,
+        lat=lat,
+        lon=lon,
         district=str(raw.get("district") or ""),
         phone=str(phone) if phone not in (None, "") else None,
     )
@@ -194,7 +202,8 @@ def _lang_map(where: str, raw: Any, what: str, problems: list[str]) -> dict[str,
             continue
         if lang not in LANGUAGES:
             problems.append(
-                f"{where}: {what}: unknown language code '{lang}' (expected one of {', '.join(LANGUAGES)})"
+                f"{where}: {what}: unknown language code '{lang}' "
+                f"(expected one of {', '.join(LANGUAGES)})"
             )
         elif text:
             out[lang] = str(text).strip()

@@ -7,7 +7,13 @@ are the small pieces the webhook and handlers lean on. The gateway uses ``router
 """
 
 from adapters.line.channel import LineChannel
-from adapters.line.client import LineApiError, LineClient, LineDeliveryError, LineError, LineUnreachable
+from adapters.line.client import (
+    LineApiError,
+    LineClient,
+    LineDeliveryError,
+    LineError,
+    LineUnreachable,
+)
 from adapters.line.webhook import LineBodyLimit, router
 
 __all__ = [

@@ -70,7 +70,9 @@ class LineChannel:
         """The facility list, read on first use; None (logged) when missing or invalid."""
         if self._facilities is None:
             if not self._facilities_path.is_file():
-                log.warning("no facility list at %s; location messages get a notice", self._facilities_path)
+                log.warning(
+                    "no facility list at %s; location messages get a notice", self._facilities_path
+                )
                 return None
             try:
                 self._facilities = load_facilities(self._facilities_path)

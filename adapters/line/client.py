@@ -130,8 +130,16 @@ class LineClient:
             except LineUnreachable as exc:
                 last = exc
             if attempt < attempts:
-                wait = min(self.settings.backoff_s * 2 ** (attempt - 1), self.settings.backoff_max_s)
-                log.warning("push attempt %d/%d failed (%s); retrying in %.2fs", attempt, attempts, last, wait)
+                wait = min(
+                    self.settings.backoff_s * 2 ** (attempt - 1), self.settings.backoff_max_s
+                )
+                log.warning(
+                    "push attempt %d/%d failed (%s); retrying in %.2fs",
+                    attempt,
+                    attempts,
+                    last,
+                    wait,
+                )
                 await self.sleep(wait)
         raise LineDeliveryError(f"push to {to} failed after {attempts} attempts: {last}") from last
 
@@ -164,30 +172,43 @@ class LineClient:
     async def content(self, message_id: str) -> bytes:
         """The binary content of a user's message (voice, image…) from the data API."""
         response = await self._call(
-            "GET", f"{self.data_api}/v2/bot/message/{message_id}/content", "content",
+            "GET",
+            f"{self.data_api}/v2/bot/message/{message_id}/content",
+            "content",
             timeout=self.settings.content_timeout_s,
         )
         return response.content
 
     async def create_rich_menu(self, body: dict[str, Any]) -> str:
         """Create a rich menu; returns its id."""
-        response = await self._call("POST", f"{self.api}/v2/bot/richmenu", "create rich menu", json=body)
+        response = await self._call(
+            "POST", f"{self.api}/v2/bot/richmenu", "create rich menu", json=body
+        )
         rich_menu_id = response.json().get("richMenuId")
         if not isinstance(rich_menu_id, str) or not rich_menu_id:
-            raise LineApiError("create rich menu", response.status_code, "no richMenuId in the answer")
+            raise LineApiError(
+                "create rich menu", response.status_code, "no richMenuId in the answer"
+            )
         return rich_menu_id
 
-    async def upload_rich_menu_image(self, rich_menu_id: str, image: bytes, content_type: str) -> None:
+    async def upload_rich_menu_image(
+        self, rich_menu_id: str, image: bytes, content_type: str
+    ) -> None:
         """Upload the rich menu's image (PNG or JPEG) to the data API."""
         await self._call(
-            "POST", f"{self.data_api}/v2/bot/richmenu/{rich_menu_id}/content", "upload rich menu image",
-            content=image, headers={"Content-Type": content_type},
+            "POST",
+            f"{self.data_api}/v2/bot/richmenu/{rich_menu_id}/content",
+            "upload rich menu image",
+            content=image,
+            headers={"Content-Type": content_type},
             timeout=self.settings.content_timeout_s,
         )
 
     async def set_default_rich_menu(self, rich_menu_id: str) -> None:
         """Show this rich menu to every user who has no per-user menu."""
-        await self._call("POST", f"{self.api}/v2/bot/user/all/richmenu/{rich_menu_id}", "set default rich menu")
+        await self._call(
+            "POST", f"{self.api}/v2/bot/user/all/richmenu/{rich_menu_id}", "set default rich menu"
+        )
 
     async def _call(
         self,
@@ -208,9 +229,13 @@ class LineClient:
                 method, url, json=json, content=content, headers=all_headers, timeout=limit
             )
         except httpx.TimeoutException as exc:
-            raise LineUnreachable(f"LINE {what} timed out after {limit:g}s ({type(exc).__name__})") from exc
+            raise LineUnreachable(
+                f"LINE {what} timed out after {limit:g}s ({type(exc).__name__})"
+            ) from exc
         except httpx.TransportError as exc:
-            raise LineUnreachable(f"LINE {what} unreachable at {url}: {type(exc).__name__}: {exc}") from exc
+            raise LineUnreachable(
+                f"LINE {what} unreachable at {url}: {type(exc).__name__}: {exc}"
+            ) from exc
         if response.status_code >= 300:
             raise LineApiError(what, response.status_code, response.text)
         return response

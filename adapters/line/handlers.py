@@ -104,7 +104,12 @@ class LineBot:
         try:
             event = Event.from_dict(raw)
         except (ValueError, ValidationError) as exc:
-            log.info("skipping event %s of unsupported type %r: %s", event_id, raw.get("type"), str(exc)[:200])
+            log.info(
+                "skipping event %s of unsupported type %r: %s",
+                event_id,
+                raw.get("type"),
+                str(exc)[:200],
+            )
             return
         log.info("LINE %s event %s from %s", raw.get("type"), event_id, _source_id(event))
         if isinstance(event, MessageEvent):
@@ -123,7 +128,10 @@ class LineBot:
     async def _on_message(self, event: MessageEvent, raw: dict[str, Any]) -> None:
         content = event.message
         if not isinstance(event.source, UserSource) and not self.settings.answer_in_groups:
-            log.info("message in a %s chat not answered (answer_in_groups is off)", raw["source"].get("type"))
+            log.info(
+                "message in a %s chat not answered (answer_in_groups is off)",
+                raw["source"].get("type"),
+            )
             return
         if isinstance(content, TextMessageContent):
             answer = await self._ask(event, content.text)
@@ -141,7 +149,7 @@ class LineBot:
     async def _on_postback(self, event: PostbackEvent, raw: dict[str, Any]) -> None:
         data = event.postback.data or ""
         if data.startswith(build.LANG_POSTBACK):
-            lang = normalize_language_code(data[len(build.LANG_POSTBACK):]) or DEFAULT_LANG
+            lang = normalize_language_code(data[len(build.LANG_POSTBACK) :]) or DEFAULT_LANG
             user = _user_id(event)
             if user:
                 self.users.set(user, lang)
@@ -154,7 +162,9 @@ class LineBot:
         lang = DEFAULT_LANG
         if user:
             profile = await self.client.profile(user)
-            code = normalize_language_code(profile.language) if profile and profile.language else None
+            code = (
+                normalize_language_code(profile.language) if profile and profile.language else None
+            )
             lang = code or DEFAULT_LANG
             self.users.set(user, lang)
         await self.deliver(event, raw, self._greeting(lang))
@@ -177,7 +187,9 @@ class LineBot:
         if facilities is None:
             return build.plain("no_facilities", lang)
         shelters = facilities.nearest(lat, lon, types=("shelter",), k=3)
-        others = facilities.nearest(lat, lon, types=("hospital", "city_office", "tourist_info"), k=2)
+        others = facilities.nearest(
+            lat, lon, types=("hospital", "city_office", "tourist_info"), k=2
+        )
         return build.nearby(lang, shelters, others)
 
     async def _voice(self, event: MessageEvent, message_id: str) -> list[Message]:
@@ -255,8 +267,12 @@ class LineBot:
     def _keep(self, raw: Any, target: str | None, answer: list[Message], reason: str) -> None:
         event = raw if isinstance(raw, dict) else {"raw": repr(raw)[:2000]}
         failure = Failure(
-            at=time.time(), event_id=_event_id(raw), target=target, reason=reason[:1000],
-            event=event, messages=[m.to_dict() for m in answer],
+            at=time.time(),
+            event_id=_event_id(raw),
+            target=target,
+            reason=reason[:1000],
+            event=event,
+            messages=[m.to_dict() for m in answer],
         )
         try:
             self.failures.add(failure)
@@ -280,4 +296,8 @@ def _source_id(event: Any) -> str | None:
     source = getattr(event, "source", None)
     if source is None:
         return None
-    return getattr(source, "group_id", None) or getattr(source, "room_id", None) or getattr(source, "user_id", None)
+    return (
+        getattr(source, "group_id", None)
+        or getattr(source, "room_id", None)
+        or getattr(source, "user_id", None)
+    )

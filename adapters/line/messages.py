@@ -53,49 +53,91 @@ LANG_POSTBACK = "madoguchi:lang="
 
 _T: dict[str, dict[str, str]] = {
     "greeting": {
-        "ja": "友だち追加ありがとうございます。霞野市のAI窓口です。子育て、引っ越し、手続き、ごみ、防災、観光について、いつでも質問してください。",
-        "ja-easy": "ともだち ついか ありがとう ございます。かすみのし の AI まどぐち です。しつもん を どうぞ。",
-        "en": "Thanks for adding us! This is the city's AI service counter. Ask about childcare, moving in, procedures, garbage, disasters or sightseeing at any time.",
-        "zh-Hans": "感谢添加好友！这里是市政府的AI服务窗口。育儿、迁入、手续、垃圾、防灾、观光等问题，随时可以提问。",
-        "zh-Hant": "感謝加入好友！這裡是市政府的AI服務窗口。育兒、遷入、手續、垃圾、防災、觀光等問題，隨時可以提問。",
-        "ko": "친구 추가 감사합니다! 시청 AI 상담 창구입니다. 육아, 전입, 절차, 쓰레기, 방재, 관광에 대해 언제든지 질문하세요.",
-        "vi": "Cảm ơn bạn đã kết bạn! Đây là quầy tư vấn AI của thành phố. Hãy hỏi về nuôi con, chuyển đến, thủ tục, rác, phòng chống thiên tai hoặc du lịch.",
-        "pt": "Obrigado por nos adicionar! Este é o balcão de atendimento com IA da cidade. Pergunte sobre filhos, mudança, trâmites, lixo, desastres ou turismo.",
-        "es": "¡Gracias por agregarnos! Este es el mostrador de atención con IA de la ciudad. Pregunte sobre crianza, mudanza, trámites, basura, desastres o turismo.",
-        "th": "ขอบคุณที่เพิ่มเพื่อน! นี่คือเคาน์เตอร์บริการ AI ของเมือง ถามเรื่องการเลี้ยงดูบุตร การย้ายเข้า ขั้นตอน ขยะ ภัยพิบัติ หรือการท่องเที่ยวได้เลย",
-        "tl": "Salamat sa pag-add! Ito ang AI service counter ng lungsod. Magtanong tungkol sa pag-aalaga ng bata, paglipat, proseso, basura, sakuna o turismo.",
+        "ja": "友だち追加ありがとうございます。市のAI窓口です。子育て、引っ越し、手続き、"
+        "ごみ、防災、観光について、いつでも質問してください。",
+        "ja-easy": "ともだち ついか ありがとう ございます。しやくしょ の AI まどぐち です。"
+        "しつもん を どうぞ。",
+        "en": "Thanks for adding us! This is the city's AI service counter. Ask about "
+        "childcare, moving in, procedures, garbage, disasters or sightseeing at any time.",
+        "zh-Hans": "感谢添加好友！这里是市政府的AI服务窗口。"
+        "育儿、迁入、手续、垃圾、防灾、观光等问题，随时可以提问。",
+        "zh-Hant": "感謝加入好友！這裡是市政府的AI服務窗口。"
+        "育兒、遷入、手續、垃圾、防災、觀光等問題，隨時可以提問。",
+        "ko": "친구 추가 감사합니다! 시청 AI 상담 창구입니다. "
+        "육아, 전입, 절차, 쓰레기, 방재, 관광에 대해 언제든지 질문하세요.",
+        "vi": "Cảm ơn bạn đã kết bạn! Đây là quầy tư vấn AI của thành phố. Hãy hỏi về "
+        "nuôi con, chuyển đến, thủ tục, rác, phòng chống thiên tai hoặc du lịch.",
+        "pt": "Obrigado por nos adicionar! Este é o balcão de atendimento com IA da cidade. "
+        "Pergunte sobre filhos, mudança, trâmites, lixo, desastres ou turismo.",
+        "es": "¡Gracias por agregarnos! Este es el mostrador de atención con IA de la ciudad. "
+        "Pregunte sobre crianza, mudanza, trámites, basura, desastres o turismo.",
+        "th": "ขอบคุณที่เพิ่มเพื่อน! นี่คือเคาน์เตอร์บริการ AI ของเมือง "
+        "ถามเรื่องการเลี้ยงดูบุตร การย้ายเข้า ขั้นตอน ขยะ ภัยพิบัติ หรือการท่องเที่ยวได้เลย",
+        "tl": "Salamat sa pag-add! Ito ang AI service counter ng lungsod. Magtanong tungkol "
+        "sa pag-aalaga ng bata, paglipat, proseso, basura, sakuna o turismo.",
     },
     "details": {
-        "ja": "詳しく見る", "ja-easy": "くわしく みる", "en": "Details", "zh-Hans": "查看详情",
-        "zh-Hant": "查看詳情", "ko": "자세히 보기", "vi": "Xem chi tiết", "pt": "Detalhes",
-        "es": "Detalles", "th": "ดูรายละเอียด", "tl": "Detalye",
+        "ja": "詳しく見る",
+        "ja-easy": "くわしく みる",
+        "en": "Details",
+        "zh-Hans": "查看详情",
+        "zh-Hant": "查看詳情",
+        "ko": "자세히 보기",
+        "vi": "Xem chi tiết",
+        "pt": "Detalhes",
+        "es": "Detalles",
+        "th": "ดูรายละเอียด",
+        "tl": "Detalye",
     },
     "call": {
-        "ja": "電話する", "ja-easy": "でんわ する", "en": "Call", "zh-Hans": "打电话",
-        "zh-Hant": "打電話", "ko": "전화하기", "vi": "Gọi điện", "pt": "Ligar", "es": "Llamar",
-        "th": "โทร", "tl": "Tumawag",
+        "ja": "電話する",
+        "ja-easy": "でんわ する",
+        "en": "Call",
+        "zh-Hans": "打电话",
+        "zh-Hant": "打電話",
+        "ko": "전화하기",
+        "vi": "Gọi điện",
+        "pt": "Ligar",
+        "es": "Llamar",
+        "th": "โทร",
+        "tl": "Tumawag",
     },
     "nearby": {
-        "ja": "近くの避難所・施設", "ja-easy": "ちかくの ひなんじょ", "en": "Shelters and facilities near you",
-        "zh-Hans": "附近的避难所和设施", "zh-Hant": "附近的避難所和設施", "ko": "가까운 대피소・시설",
-        "vi": "Nơi sơ tán và cơ sở gần bạn", "pt": "Abrigos e instalações próximos",
-        "es": "Refugios e instalaciones cercanos", "th": "ที่หลบภัยและสถานที่ใกล้คุณ",
+        "ja": "近くの避難所・施設",
+        "ja-easy": "ちかくの ひなんじょ",
+        "en": "Shelters and facilities near you",
+        "zh-Hans": "附近的避难所和设施",
+        "zh-Hant": "附近的避難所和設施",
+        "ko": "가까운 대피소・시설",
+        "vi": "Nơi sơ tán và cơ sở gần bạn",
+        "pt": "Abrigos e instalações próximos",
+        "es": "Refugios e instalaciones cercanos",
+        "th": "ที่หลบภัยและสถานที่ใกล้คุณ",
         "tl": "Mga evacuation center at pasilidad na malapit sa iyo",
     },
     "nearest_shelter": {
-        "ja": "📍 近くの避難所", "ja-easy": "📍 ちかくの ひなんじょ", "en": "📍 Nearest shelter",
-        "zh-Hans": "📍 附近避难所", "zh-Hant": "📍 附近避難所", "ko": "📍 가까운 대피소",
-        "vi": "📍 Nơi sơ tán gần", "pt": "📍 Abrigo próximo", "es": "📍 Refugio cercano",
-        "th": "📍 ที่หลบภัยใกล้ๆ", "tl": "📍 Malapit na shelter",
+        "ja": "📍 近くの避難所",
+        "ja-easy": "📍 ちかくの ひなんじょ",
+        "en": "📍 Nearest shelter",
+        "zh-Hans": "📍 附近避难所",
+        "zh-Hant": "📍 附近避難所",
+        "ko": "📍 가까운 대피소",
+        "vi": "📍 Nơi sơ tán gần",
+        "pt": "📍 Abrigo próximo",
+        "es": "📍 Refugio cercano",
+        "th": "📍 ที่หลบภัยใกล้ๆ",
+        "tl": "📍 Malapit na shelter",
     },
     "no_facilities": {
-        "ja": "施設の情報がまだ登録されていません。", "en": "No facility information is available yet.",
+        "ja": "施設の情報がまだ登録されていません。",
+        "en": "No facility information is available yet.",
     },
     "heard": {"ja": "🎤 聞き取った内容", "ja-easy": "🎤 ききとった ことば", "en": "🎤 I heard"},
     "not_heard": {
         "ja": "音声を聞き取れませんでした。もう一度、または文字で送ってください。",
         "ja-easy": "こえ が ききとれません でした。もういちど、または もじ で おくって ください。",
-        "en": "Sorry, I could not make out the voice message. Please try again or type your question.",
+        "en": "Sorry, I could not make out the voice message. "
+        "Please try again or type your question.",
     },
     "unsupported": {
         "ja": "文字、音声、位置情報で質問してください。",
@@ -157,11 +199,14 @@ def quick_reply(choices: Iterable[Choice], location_label: str | None = None) ->
         seen.add(label)
         if choice.data is not None:
             action: Any = PostbackAction(
-                label=label, data=choice.data[:MAX_ACTION_TEXT],
+                label=label,
+                data=choice.data[:MAX_ACTION_TEXT],
                 display_text=clip(choice.label, MAX_ACTION_TEXT),
             )
         else:
-            action = MessageAction(label=label, text=clip(choice.text or choice.label, MAX_ACTION_TEXT))
+            action = MessageAction(
+                label=label, text=clip(choice.text or choice.label, MAX_ACTION_TEXT)
+            )
         items.append(QuickReplyItem(action=action))
         if len(items) == limit:
             break
@@ -208,13 +253,19 @@ def from_chat_reply(reply: ChatReply, lang: str | None = None) -> list[Message]:
             texts.append(str(message["image"]))
     if not texts and not extras:
         texts.append(text_for("sorry", lang))
-    return finish([TextMessage(text=t) for t in _fit_texts(texts, MAX_MESSAGES - len(extras))] + extras,
-                  quick_reply(choices))
+    return finish(
+        [TextMessage(text=t) for t in _fit_texts(texts, MAX_MESSAGES - len(extras))] + extras,
+        quick_reply(choices),
+    )
 
 
 def _plain_answer(text: str, custom: Any) -> str:
     """For an FAQ answer, the bare answer (its link and phone go in the bubble instead)."""
-    if isinstance(custom, dict) and custom.get("type") == "faq_answer" and custom.get("kind") == "answer":
+    if (
+        isinstance(custom, dict)
+        and custom.get("type") == "faq_answer"
+        and custom.get("kind") == "answer"
+    ):
         answer = str(custom.get("answer") or "").strip()
         if answer:
             note = custom.get("note")
@@ -226,7 +277,7 @@ def _fit_texts(texts: list[str], budget: int) -> list[str]:
     texts = [clip(t, MAX_TEXT) for t in texts]
     budget = max(1, budget)
     if len(texts) > budget:
-        texts = texts[: budget - 1] + [clip("\n\n".join(texts[budget - 1:]), MAX_TEXT)]
+        texts = texts[: budget - 1] + [clip("\n\n".join(texts[budget - 1 :]), MAX_TEXT)]
     return texts
 
 
@@ -263,11 +314,15 @@ def contact_bubble(custom: dict[str, Any], lang: str) -> FlexMessage | None:
         footer=FlexBox(layout="vertical", spacing="sm", contents=buttons),
     )
     alt = " ".join(p for p in (department, phone, source if isinstance(source, str) else "") if p)
-    return FlexMessage(alt_text=clip(alt or text_for("details", lang), MAX_ALT_TEXT), contents=bubble)
+    return FlexMessage(
+        alt_text=clip(alt or text_for("details", lang), MAX_ALT_TEXT), contents=bubble
+    )
 
 
 def _uri_button(label: str, uri: str, style: str) -> FlexButton:
-    return FlexButton(action=URIAction(label=clip(label, MAX_LABEL), uri=uri), style=style, height="sm")
+    return FlexButton(
+        action=URIAction(label=clip(label, MAX_LABEL), uri=uri), style=style, height="sm"
+    )
 
 
 def _is_web_uri(uri: str) -> bool:
@@ -288,7 +343,9 @@ def starter_questions(kb: KnowledgeBase, lang: str, limit: int = 6) -> list[str]
     for entry in kb.entries:
         if entry.category in seen or entry.category == "general":
             continue
-        questions = entry.questions.get(lang) or entry.questions.get("en") or entry.questions.get("ja")
+        questions = (
+            entry.questions.get(lang) or entry.questions.get("en") or entry.questions.get("ja")
+        )
         if questions:
             seen.add(entry.category)
             out.append(questions[0])
@@ -309,7 +366,9 @@ def format_distance(metres: float) -> str:
     return f"{round(metres / 10) * 10:.0f} m" if metres < 1000 else f"{metres / 1000:.1f} km"
 
 
-def nearby(lang: str, shelters: Sequence[NearbyFacility], others: Sequence[NearbyFacility]) -> list[Message]:
+def nearby(
+    lang: str, shelters: Sequence[NearbyFacility], others: Sequence[NearbyFacility]
+) -> list[Message]:
     """Nearest shelters and other facilities with distances, plus map pins for the nearest."""
     if not shelters and not others:
         return [TextMessage(text=text_for("no_facilities", lang))]
@@ -318,7 +377,8 @@ def nearby(lang: str, shelters: Sequence[NearbyFacility], others: Sequence[Nearb
         f = item.facility
         phone = f"  ☎ {f.phone}" if f.phone else ""
         lines.append(
-            f"{_TYPE_ICON.get(f.type, '•')} {f.name_in(lang)} — {format_distance(item.distance_m)}\n"
+            f"{_TYPE_ICON.get(f.type, '•')} {f.name_in(lang)} — "
+            f"{format_distance(item.distance_m)}\n"
             f"   {f.address_in(lang)}{phone}"
         )
     pins = [

@@ -74,7 +74,10 @@ def load_richmenu(path: Path) -> RichMenuSpec:
         raise RichMenuError(f"{path}: expected a mapping with name, chat_bar_text, size and areas")
     problems: list[str] = []
     size = data.get("size") or {}
-    width, height = _int(size.get("width"), "size.width", problems), _int(size.get("height"), "size.height", problems)
+    width, height = (
+        _int(size.get("width"), "size.width", problems),
+        _int(size.get("height"), "size.height", problems),
+    )
     if width and not 800 <= width <= 2500:
         problems.append(f"size.width {width} must be between 800 and 2500")
     if height and height < 250:
@@ -89,7 +92,9 @@ def load_richmenu(path: Path) -> RichMenuSpec:
         problems.append(f"name {name!r} must have 1 to 300 characters")
     areas, captions = _areas(data.get("areas"), width, height, problems)
     if problems:
-        raise RichMenuError(f"{path}: rich menu has {len(problems)} problem(s):\n" + "\n".join(problems))
+        raise RichMenuError(
+            f"{path}: rich menu has {len(problems)} problem(s):\n" + "\n".join(problems)
+        )
     request = RichMenuRequest(
         size=RichMenuSize(width=width, height=height),
         selected=bool(data.get("selected", True)),
@@ -114,7 +119,9 @@ def _int(raw: Any, what: str, problems: list[str]) -> int:
     return raw
 
 
-def _areas(raw: Any, width: int, height: int, problems: list[str]) -> tuple[list[RichMenuArea], list[str]]:
+def _areas(
+    raw: Any, width: int, height: int, problems: list[str]
+) -> tuple[list[RichMenuArea], list[str]]:
     if not isinstance(raw, list) or not 1 <= len(raw) <= 20:
         problems.append("areas must be a list of 1 to 20 areas")
         return [], []
@@ -126,10 +133,18 @@ def _areas(raw: Any, width: int, height: int, problems: list[str]) -> tuple[list
             problems.append(f"{where} must be a mapping with bounds and action")
             continue
         b = item.get("bounds") or {}
-        x, y = _int(b.get("x"), f"{where}.bounds.x", problems), _int(b.get("y"), f"{where}.bounds.y", problems)
-        w, h = _int(b.get("width"), f"{where}.bounds.width", problems), _int(b.get("height"), f"{where}.bounds.height", problems)
+        x, y = (
+            _int(b.get("x"), f"{where}.bounds.x", problems),
+            _int(b.get("y"), f"{where}.bounds.y", problems),
+        )
+        w, h = (
+            _int(b.get("width"), f"{where}.bounds.width", problems),
+            _int(b.get("height"), f"{where}.bounds.height", problems),
+        )
         if width and height and (x + w > width or y + h > height):
-            problems.append(f"{where}.bounds {x},{y} {w}x{h} extend past the menu ({width}x{height})")
+            problems.append(
+                f"{where}.bounds {x},{y} {w}x{h} extend past the menu ({width}x{height})"
+            )
         action_raw = item.get("action")
         try:
             action = Action.from_dict(action_raw)
@@ -139,7 +154,9 @@ def _areas(raw: Any, width: int, height: int, problems: list[str]) -> tuple[list
         label = getattr(action, "label", None)
         if label and len(label) > 20:
             problems.append(f"{where}.action.label {label!r} is longer than 20 characters")
-        areas.append(RichMenuArea(bounds=RichMenuBounds(x=x, y=y, width=w, height=h), action=action))
+        areas.append(
+            RichMenuArea(bounds=RichMenuBounds(x=x, y=y, width=w, height=h), action=action)
+        )
         captions.append(str(item.get("caption") or label or f"#{i}"))
     return areas, captions
 
@@ -162,7 +179,9 @@ def draw_image(spec: RichMenuSpec) -> bytes:
         box = (b.x + 6, b.y + 6, b.x + b.width - 6, b.y + b.height - 6)
         draw.rounded_rectangle(box, radius=24, fill=_PALETTE[i % len(_PALETTE)])
         text = caption if spec.font_path else _drawable(caption, i)
-        draw.text((b.x + b.width / 2, b.y + b.height / 2), text, fill="#FFFFFF", font=font, anchor="mm")
+        draw.text(
+            (b.x + b.width / 2, b.y + b.height / 2), text, fill="#FFFFFF", font=font, anchor="mm"
+        )
     out = io.BytesIO()
     image.save(out, format="PNG", optimize=True)
     return out.getvalue()

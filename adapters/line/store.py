@@ -26,7 +26,9 @@ from typing import Any
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS seen_events (event_id TEXT PRIMARY KEY, seen_at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS seen_events_at ON seen_events (seen_at);
-CREATE TABLE IF NOT EXISTS users (user_id TEXT PRIMARY KEY, lang TEXT NOT NULL, updated_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS users (
+    user_id TEXT PRIMARY KEY, lang TEXT NOT NULL, updated_at REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS failures (
     id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, event_id TEXT, target TEXT,
     reason TEXT NOT NULL, event TEXT NOT NULL, messages TEXT NOT NULL
@@ -70,7 +72,8 @@ class UserLanguages:
         with self.store.cursor() as cur:
             cur.execute(
                 "INSERT INTO users (user_id, lang, updated_at) VALUES (?, ?, ?) "
-                "ON CONFLICT (user_id) DO UPDATE SET lang = excluded.lang, updated_at = excluded.updated_at",
+                "ON CONFLICT (user_id) DO UPDATE SET "
+                "lang = excluded.lang, updated_at = excluded.updated_at",
                 (user_id, lang, time.time()),
             )
 
@@ -99,7 +102,10 @@ class FailureLog:
                 "INSERT INTO failures (at, event_id, target, reason, event, messages) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
                 (
-                    failure.at, failure.event_id, failure.target, failure.reason,
+                    failure.at,
+                    failure.event_id,
+                    failure.target,
+                    failure.reason,
                     json.dumps(failure.event, ensure_ascii=False),
                     json.dumps(failure.messages, ensure_ascii=False),
                 ),

@@ -41,8 +41,12 @@ async def webhook(request: Request, background: BackgroundTasks) -> dict[str, An
     if not verify(secret, body, signature):
         peer = request.client.host if request.client else "?"
         why = "missing" if not signature else "wrong"
-        log.warning("LINE webhook refused: %s x-line-signature (%d bytes from %s)", why, len(body), peer)
-        raise HTTPException(400, f"{why} x-line-signature: the body was not signed with this channel's secret")
+        log.warning(
+            "LINE webhook refused: %s x-line-signature (%d bytes from %s)", why, len(body), peer
+        )
+        raise HTTPException(
+            400, f"{why} x-line-signature: the body was not signed with this channel's secret"
+        )
     events = _events(body)
     log.info("LINE webhook: %d event(s) accepted", len(events))
     if events:

@@ -117,7 +117,9 @@ def _fake_app(fake: FakeLine) -> FastAPI:
             if match and method == request.method:
                 op = name
                 break
-        call = Call(op, request.method, path, {k.lower(): v for k, v in request.headers.items()}, body)
+        call = Call(
+            op, request.method, path, {k.lower(): v for k, v in request.headers.items()}, body
+        )
         fake.calls.append(call)
         if op.startswith("rasa"):
             call.status = 200
@@ -128,8 +130,11 @@ def _fake_app(fake: FakeLine) -> FastAPI:
         statuses = fake.fail.get(op)
         if statuses:
             call.status = statuses.pop(0)
-            return Response(json.dumps({"message": f"fake failure {call.status}"}), call.status,
-                            media_type="application/json")
+            return Response(
+                json.dumps({"message": f"fake failure {call.status}"}),
+                call.status,
+                media_type="application/json",
+            )
         call.status = 200
         return _answer(fake, op, match)
 
@@ -180,7 +185,9 @@ def fake_line() -> Iterator[FakeLine]:
     fake = FakeLine()
     port = free_port()
     fake.url = f"http://127.0.0.1:{port}"
-    server = uvicorn.Server(uvicorn.Config(_fake_app(fake), host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(_fake_app(fake), host="127.0.0.1", port=port, log_level="warning")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -233,14 +240,19 @@ def line_app(settings, retriever, fake_line, tmp_path_factory):  # type: ignore[
 
 def post_events(client: TestClient, events: list[dict[str, Any]], secret: str = SECRET) -> Any:
     """POST a signed webhook body, as LINE would (the background work is done on return)."""
-    body = json.dumps({"destination": "Uxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "events": events}).encode()
+    body = json.dumps(
+        {"destination": "Uxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "events": events}
+    ).encode()
     return client.post(
-        "/line/webhook", content=body,
+        "/line/webhook",
+        content=body,
         headers={"x-line-signature": sign(secret, body), "content-type": "application/json"},
     )
 
 
-def event(kind: str = "text", user: str | None = None, age_s: float = 0.0, **extra: Any) -> dict[str, Any]:
+def event(
+    kind: str = "text", user: str | None = None, age_s: float = 0.0, **extra: Any
+) -> dict[str, Any]:
     """A webhook event (fresh ids each time) of one of the kinds the tests need."""
     user = user or f"U{uuid.uuid4().hex}"
     base: dict[str, Any] = {
@@ -253,16 +265,37 @@ def event(kind: str = "text", user: str | None = None, age_s: float = 0.0, **ext
     }
     mid = str(uuid.uuid4().int)[:18]
     if kind == "text":
-        base |= {"type": "message", "message": {"id": mid, "type": "text", "text": extra.pop("text", "こんにちは"),
-                                                "quoteToken": "q"}}
+        base |= {
+            "type": "message",
+            "message": {
+                "id": mid,
+                "type": "text",
+                "text": extra.pop("text", "こんにちは"),
+                "quoteToken": "q",
+            },
+        }
     elif kind == "location":
-        base |= {"type": "message", "message": {"id": mid, "type": "location", "title": "here",
-                                                "address": "", "latitude": extra.pop("lat"),
-                                                "longitude": extra.pop("lon")}}
+        base |= {
+            "type": "message",
+            "message": {
+                "id": mid,
+                "type": "location",
+                "title": "here",
+                "address": "",
+                "latitude": extra.pop("lat"),
+                "longitude": extra.pop("lon"),
+            },
+        }
     elif kind == "audio":
-        base |= {"type": "message", "message": {"id": extra.pop("message_id", mid), "type": "audio",
-                                                "duration": 3000,
-                                                "contentProvider": {"type": "line"}}}
+        base |= {
+            "type": "message",
+            "message": {
+                "id": extra.pop("message_id", mid),
+                "type": "audio",
+                "duration": 3000,
+                "contentProvider": {"type": "line"},
+            },
+        }
     elif kind == "follow":
         base |= {"type": "follow", "follow": {"isUnblocked": False}}
     elif kind == "postback":

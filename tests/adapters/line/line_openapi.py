@@ -136,7 +136,11 @@ def limit_errors(body: Any, where: str = "") -> list[str]:
     if not isinstance(body, dict):
         return errors
     checks = [
-        ("label", 20), ("text", 5000), ("altText", 400), ("displayText", 300), ("data", 300),
+        ("label", 20),
+        ("text", 5000),
+        ("altText", 400),
+        ("displayText", 300),
+        ("data", 300),
     ]
     for key, limit in checks:
         value = body.get(key)
@@ -146,12 +150,22 @@ def limit_errors(body: Any, where: str = "") -> list[str]:
             errors.append(f"{where}/{key}: {_utf16(value)} characters (LINE allows {limit})")
     if body.get("type") == "uri":
         uri = body.get("uri")
-        if not isinstance(uri, str) or not re.match(r"^(https?://|tel:|line://)", uri) or len(uri) > 1000:
-            errors.append(f"{where}/uri: {uri!r} is not an http(s), tel or line URI of ≤ 1000 characters")
+        if (
+            not isinstance(uri, str)
+            or not re.match(r"^(https?://|tel:|line://)", uri)
+            or len(uri) > 1000
+        ):
+            errors.append(
+                f"{where}/uri: {uri!r} is not an http(s), tel or line URI of ≤ 1000 characters"
+            )
     messages = body.get("messages")
     if isinstance(messages, list) and not 1 <= len(messages) <= 5:
         errors.append(f"{where}/messages: {len(messages)} messages (LINE allows 1–5)")
-    items = (body.get("quickReply") or {}).get("items") if isinstance(body.get("quickReply"), dict) else None
+    items = (
+        (body.get("quickReply") or {}).get("items")
+        if isinstance(body.get("quickReply"), dict)
+        else None
+    )
     if isinstance(items, list) and len(items) > 13:
         errors.append(f"{where}/quickReply: {len(items)} items (LINE allows 13)")
     for key, value in body.items():

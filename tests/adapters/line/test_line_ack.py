@@ -17,13 +17,17 @@ from adapters.line.signature import sign
 from tests.conftest import free_port
 
 
-def test_webhook_answers_200_before_processing(settings, retriever, fake_line: FakeLine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_webhook_answers_200_before_processing(
+    settings, retriever, fake_line: FakeLine, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     s = line_settings(settings, fake_line, tmp_path)
     s.line.timeout_s = 5.0
     fake_line.delay["loading"] = 1.5  # the bot is slow to even start
     port = free_port()
     server = uvicorn.Server(
-        uvicorn.Config(create_app(s, retriever=retriever), host="127.0.0.1", port=port, log_level="warning")
+        uvicorn.Config(
+            create_app(s, retriever=retriever), host="127.0.0.1", port=port, log_level="warning"
+        )
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -31,11 +35,15 @@ def test_webhook_answers_200_before_processing(settings, retriever, fake_line: F
         deadline = time.monotonic() + 30
         while not server.started and time.monotonic() < deadline:
             time.sleep(0.05)
-        body = json.dumps({"events": [event("text", text="保育園の申し込みはいつまでですか")]}).encode()
+        body = json.dumps(
+            {"events": [event("text", text="保育園の申し込みはいつまでですか")]}
+        ).encode()
         started = time.monotonic()
         response = httpx.post(
-            f"http://127.0.0.1:{port}/line/webhook", content=body,
-            headers={"x-line-signature": sign(SECRET, body)}, timeout=10,
+            f"http://127.0.0.1:{port}/line/webhook",
+            content=body,
+            headers={"x-line-signature": sign(SECRET, body)},
+            timeout=10,
         )
         acked = time.monotonic() - started
         assert response.status_code == 200 and acked < 1.0, acked

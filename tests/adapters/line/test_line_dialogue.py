@@ -34,20 +34,35 @@ def test_postback_data_goes_to_rasa_and_buttons_become_quick_replies(
     user = f"U{uuid.uuid4().hex}"
     fake_line.profiles[user] = "en"
     fake_line.rasa_reply = [
-        {"recipient_id": user, "text": "Shall I connect you to a person?",
-         "buttons": [{"title": "Yes, please", "payload": "/affirm"}, {"title": "No", "payload": "/deny"}]},
+        {
+            "recipient_id": user,
+            "text": "Shall I connect you to a person?",
+            "buttons": [
+                {"title": "Yes, please", "payload": "/affirm"},
+                {"title": "No", "payload": "/deny"},
+            ],
+        },
     ]
-    assert post_events(rasa_app, [event("postback", user=user, data="/ask_human")]).status_code == 200
+    assert (
+        post_events(rasa_app, [event("postback", user=user, data="/ask_human")]).status_code == 200
+    )
     (rasa,) = fake_line.of("rasa")
     assert rasa.json["sender"] == user and rasa.json["message"] == "/ask_human"
     assert rasa.json["metadata"]["lang"] == "en"
     (message,) = fake_line.of("reply")[0].json["messages"]
     assert message["text"] == "Shall I connect you to a person?"
     actions = [i["action"] for i in message["quickReply"]["items"]]
-    assert actions[0] == {"type": "postback", "label": "Yes, please", "data": "/affirm", "displayText": "Yes, please"}
+    assert actions[0] == {
+        "type": "postback",
+        "label": "Yes, please",
+        "data": "/affirm",
+        "displayText": "Yes, please",
+    }
 
 
-def test_language_postback_switches_language_without_rasa(rasa_app: TestClient, fake_line: FakeLine) -> None:
+def test_language_postback_switches_language_without_rasa(
+    rasa_app: TestClient, fake_line: FakeLine
+) -> None:
     user = f"U{uuid.uuid4().hex}"
     post_events(rasa_app, [event("postback", user=user, data="madoguchi:lang=en")])
     assert not fake_line.of("rasa")
@@ -62,7 +77,9 @@ def test_unconfigured_channel_answers_503(settings, retriever, fake_line, tmp_pa
     s = line_settings(settings, fake_line, tmp_path)
     s.line.channel_secret = SecretStr("")
     with TestClient(create_app(s, retriever=retriever)) as client:
-        response = client.post("/line/webhook", content=b'{"events": []}', headers={"x-line-signature": "x"})
+        response = client.post(
+            "/line/webhook", content=b'{"events": []}', headers={"x-line-signature": "x"}
+        )
     assert response.status_code == 503
     assert "LINE channel not configured" in response.json()["detail"]
     assert fake_line.line_calls() == []

@@ -18,10 +18,19 @@ def _valid(messages: list) -> list[dict]:
 
 
 def _faq(kind: str = "answer", suggestions: int = 3) -> ChatReply:
-    buttons = [{"title": f"関連する質問その{i}はとても長い質問文です", "payload": f"質問{i}"} for i in range(suggestions)]
-    first = {"text": "回答です。\n詳しくは: https://example.jp/a\n問い合わせ: 市民課 0299-00-1100", "buttons": buttons}
+    buttons = [
+        {"title": f"関連する質問その{i}はとても長い質問文です", "payload": f"質問{i}"}
+        for i in range(suggestions)
+    ]
+    first = {
+        "text": "回答です。\n詳しくは: https://example.jp/a\n問い合わせ: 市民課 0299-00-1100",
+        "buttons": buttons,
+    }
     custom = {
-        "type": "faq_answer", "kind": kind, "answer": "回答です。", "source_url": "https://example.jp/a",
+        "type": "faq_answer",
+        "kind": kind,
+        "answer": "回答です。",
+        "source_url": "https://example.jp/a",
         "contact": {"department": "市民課", "phone": "0299-00-1100", "hours": "平日 8:30〜17:15"},
         "note": None,
     }
@@ -40,7 +49,9 @@ def test_faq_answer_is_text_then_contact_bubble_with_quick_replies() -> None:
 
 
 def test_quick_replies_are_capped_at_13_and_rasa_intents_become_postbacks() -> None:
-    buttons = [{"title": f"q{i}", "payload": f"q{i}"} for i in range(20)] + [{"title": "人と話す", "payload": "/ask_human"}]
+    buttons = [{"title": f"q{i}", "payload": f"q{i}"} for i in range(20)] + [
+        {"title": "人と話す", "payload": "/ask_human"}
+    ]
     reply = ChatReply(messages=[{"text": "どれ？", "buttons": buttons}], lang="ja", degraded=False)
     (message,) = _valid(build.from_chat_reply(reply))
     assert len(message["quickReply"]["items"]) == 13

@@ -34,7 +34,9 @@ def test_dry_run_writes_body_and_image(tmp_path: Path) -> None:
         app, ["line", "setup-richmenu", str(SAMPLE), "--dry-run", "--out", str(tmp_path)]
     )
     assert result.exit_code == 0, result.output
-    assert (tmp_path / "richmenu.json").is_file() and (tmp_path / "richmenu.png").stat().st_size > 1000
+    assert (tmp_path / "richmenu.json").is_file() and (
+        tmp_path / "richmenu.png"
+    ).stat().st_size > 1000
 
 
 def test_drawn_image_has_the_menu_size() -> None:

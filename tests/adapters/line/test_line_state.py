@@ -30,7 +30,9 @@ def test_users_and_failures_persist(tmp_path: Path) -> None:
     store = LineStore(tmp_path / "s.sqlite3")
     UserLanguages(store).set("U1", "en")
     UserLanguages(store).set("U1", "vi")
-    FailureLog(store).add(Failure(1.0, "E1", "U1", "timed out", {"type": "message"}, [{"type": "text"}]))
+    FailureLog(store).add(
+        Failure(1.0, "E1", "U1", "timed out", {"type": "message"}, [{"type": "text"}])
+    )
     store.close()
     store = LineStore(tmp_path / "s.sqlite3")
     assert UserLanguages(store).get("U1") == "vi" and UserLanguages(store).get("U2") is None
@@ -54,8 +56,10 @@ def test_bad_facility_file_names_file_and_line(tmp_path: Path) -> None:
     bad = tmp_path / "facilities.yml"
     bad.write_text(
         "facilities:\n"
-        "  - id: a\n    type: castle\n    name: {ja: 城}\n    address: {ja: x}\n    lat: 95\n    lon: 140\n"
-        "  - id: a\n    type: shelter\n    name: {en: No Japanese}\n    address: {xx: y}\n    lat: 36\n    lon: east\n",
+        "  - id: a\n    type: castle\n    name: {ja: 城}\n    address: {ja: x}\n"
+        "    lat: 95\n    lon: 140\n"
+        "  - id: a\n    type: shelter\n    name: {en: No Japanese}\n    address: {xx: y}\n"
+        "    lat: 36\n    lon: east\n",
         encoding="utf-8",
     )
     with pytest.raises(KnowledgeBaseError) as err:

@@ -27,7 +27,11 @@ def question_wav(tmp_path_factory: pytest.TempPathFactory) -> bytes:
 
 @pytest.mark.slow
 def test_voice_message_is_transcribed_echoed_and_answered(
-    settings, retriever, fake_line: FakeLine, question_wav: bytes, tmp_path: Path  # type: ignore[no-untyped-def]
+    settings,
+    retriever,
+    fake_line: FakeLine,
+    question_wav: bytes,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     from speech import assemble_whisper_base
 

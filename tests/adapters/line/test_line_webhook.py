@@ -30,7 +30,9 @@ def test_known_signature_vector_passes() -> None:
     assert not verify("", b"bodybodybodybody", expected)
 
 
-def test_text_is_answered_with_text_bubble_and_quick_replies(line_app: TestClient, fake_line: FakeLine) -> None:
+def test_text_is_answered_with_text_bubble_and_quick_replies(
+    line_app: TestClient, fake_line: FakeLine
+) -> None:
     ev = event("text", text=NURSERY)
     response = post_events(line_app, [ev])
     assert response.status_code == 200
@@ -55,7 +57,9 @@ def test_missing_or_forged_signature_is_400_and_nothing_is_processed(
 ) -> None:
     body = json.dumps({"events": [event("text", text=NURSERY)]}).encode()
     missing = line_app.post("/line/webhook", content=body)
-    forged = line_app.post("/line/webhook", content=body, headers={"x-line-signature": sign("not-the-secret", body)})
+    forged = line_app.post(
+        "/line/webhook", content=body, headers={"x-line-signature": sign("not-the-secret", body)}
+    )
     tampered = line_app.post(
         "/line/webhook", content=body + b" ", headers={"x-line-signature": sign(SECRET, body)}
     )
@@ -73,7 +77,9 @@ def test_redelivered_event_is_processed_once(line_app: TestClient, fake_line: Fa
     assert len(fake_line.of("reply")) == 1 and not fake_line.of("push")
 
 
-def test_failed_reply_falls_back_to_push_with_retry_key(line_app: TestClient, fake_line: FakeLine) -> None:
+def test_failed_reply_falls_back_to_push_with_retry_key(
+    line_app: TestClient, fake_line: FakeLine
+) -> None:
     fake_line.fail["reply"] = [400]  # "Invalid reply token"
     ev = event("text", text=NURSERY)
     post_events(line_app, [ev])
@@ -83,13 +89,17 @@ def test_failed_reply_falls_back_to_push_with_retry_key(line_app: TestClient, fa
     assert "12月10日" in push.json["messages"][0]["text"]
 
 
-def test_expired_reply_token_goes_straight_to_push(line_app: TestClient, fake_line: FakeLine) -> None:
+def test_expired_reply_token_goes_straight_to_push(
+    line_app: TestClient, fake_line: FakeLine
+) -> None:
     post_events(line_app, [event("text", text=NURSERY, age_s=120)])
     assert not fake_line.of("reply")
     assert len(fake_line.of("push")) == 1
 
 
-def test_push_is_retried_on_5xx_with_the_same_key(line_app: TestClient, fake_line: FakeLine) -> None:
+def test_push_is_retried_on_5xx_with_the_same_key(
+    line_app: TestClient, fake_line: FakeLine
+) -> None:
     fake_line.fail["reply"] = [500]
     fake_line.fail["push"] = [500, 503]
     post_events(line_app, [event("text", text=NURSERY)])
@@ -114,7 +124,9 @@ def test_line_api_timing_out_is_retried_then_kept_in_the_failure_log(
     assert kept[0].event == ev and kept[0].messages and kept[0].target == ev["source"]["userId"]
 
 
-def test_follow_greets_in_the_profile_language_with_starters(line_app: TestClient, fake_line: FakeLine) -> None:
+def test_follow_greets_in_the_profile_language_with_starters(
+    line_app: TestClient, fake_line: FakeLine
+) -> None:
     user = f"U{uuid.uuid4().hex}"
     fake_line.profiles[user] = "en"
     post_events(line_app, [event("follow", user=user)])
@@ -130,13 +142,17 @@ def test_follow_greets_in_the_profile_language_with_starters(line_app: TestClien
     assert not fake_line.of("profile")
 
 
-def test_follow_without_profile_language_greets_in_japanese(line_app: TestClient, fake_line: FakeLine) -> None:
+def test_follow_without_profile_language_greets_in_japanese(
+    line_app: TestClient, fake_line: FakeLine
+) -> None:
     post_events(line_app, [event("follow")])
     (message,) = fake_line.of("reply")[0].json["messages"]
     assert message["text"].startswith("友だち追加ありがとうございます")
 
 
-def test_location_gets_nearest_shelters_with_distance(line_app: TestClient, fake_line: FakeLine) -> None:
+def test_location_gets_nearest_shelters_with_distance(
+    line_app: TestClient, fake_line: FakeLine
+) -> None:
     post_events(line_app, [event("location", lat=36.3001, lon=140.1001)])
     messages = fake_line.of("reply")[0].json["messages"]
     text = messages[0]["text"]
@@ -146,25 +162,33 @@ def test_location_gets_nearest_shelters_with_distance(line_app: TestClient, fake
     assert pins[0]["title"] == "霞野中央小学校"
 
 
-def test_unknown_event_types_are_skipped_with_200(line_app: TestClient, fake_line: FakeLine) -> None:
+def test_unknown_event_types_are_skipped_with_200(
+    line_app: TestClient, fake_line: FakeLine
+) -> None:
     response = post_events(line_app, [event("somethingNew"), {"type": 42}, "not an object"])
     assert response.status_code == 200
     assert fake_line.calls == []
 
 
-def test_sdk_fixture_events_are_processed_without_error(line_app: TestClient, fake_line: FakeLine) -> None:
+def test_sdk_fixture_events_are_processed_without_error(
+    line_app: TestClient, fake_line: FakeLine
+) -> None:
     from line_openapi import spec_path
 
     raw = spec_path("webhook-events.json").read_text(encoding="utf-8")
     # The body as the SDK's tests send it (every event shares one id: processed once) …
     body = raw.encode()
-    response = line_app.post("/line/webhook", content=body, headers={"x-line-signature": sign(SECRET, body)})
+    response = line_app.post(
+        "/line/webhook", content=body, headers={"x-line-signature": sign(SECRET, body)}
+    )
     assert response.status_code == 200
     # … and with distinct ids, so every event reaches its handler.
     payload = json.loads(raw)
     for i, ev in enumerate(payload["events"]):
         ev["webhookEventId"] = f"fixture-{uuid.uuid4().hex}-{i}"
-    assert WebhookParser(SECRET).parse(json.dumps(payload), sign(SECRET, json.dumps(payload).encode()))
+    assert WebhookParser(SECRET).parse(
+        json.dumps(payload), sign(SECRET, json.dumps(payload).encode())
+    )
     before = len(line_app.app.state.line.failures.entries())
     post_events(line_app, payload["events"])
     assert len(line_app.app.state.line.failures.entries()) == before
@@ -173,7 +197,9 @@ def test_sdk_fixture_events_are_processed_without_error(line_app: TestClient, fa
 def test_one_megabyte_body_is_413(line_app: TestClient, fake_line: FakeLine) -> None:
     body = json.dumps({"events": [event("text", text="あ" * 400_000)]}).encode()
     assert len(body) > 1_000_000
-    response = line_app.post("/line/webhook", content=body, headers={"x-line-signature": sign(SECRET, body)})
+    response = line_app.post(
+        "/line/webhook", content=body, headers={"x-line-signature": sign(SECRET, body)}
+    )
     assert response.status_code == 413
     assert fake_line.calls == []
 
