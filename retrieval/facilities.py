@@ -9,7 +9,7 @@ File format (``nlu_data/kb/facilities.yml``)::
 
     facilities:
       - id: shelter-chuo-es
-        type: shelter            # shelter | hospital | tourist_info | city_office
+        type: shelter            # shelter | hospital | tourist_info | city_office | wifi_spot
         name: {ja: 霞野中央小学校, en: Kasumino Chuo Elementary School}
         address: {ja: 霞野市中央1-2-3, en: 1-2-3 Chuo, Kasumino}
         lat: 36.0
@@ -33,7 +33,14 @@ import yaml
 from retrieval.errors import KnowledgeBaseError
 from retrieval.kb import LANGUAGES
 
-FACILITY_TYPES: tuple[str, ...] = ("shelter", "hospital", "tourist_info", "city_office")
+# wifi_spot: the sample city lists its free Wi-Fi places too (useful to visitors).
+FACILITY_TYPES: tuple[str, ...] = (
+    "shelter",
+    "hospital",
+    "tourist_info",
+    "city_office",
+    "wifi_spot",
+)
 EARTH_RADIUS_M = 6_371_008.8  # mean Earth radius (IUGG)
 _LINE = "__line__"
 

@@ -149,7 +149,13 @@ _T: dict[str, dict[str, str]] = {
         "en": "Sorry, I cannot answer right now. Please try again later.",
     },
 }
-_TYPE_ICON = {"shelter": "🏫", "hospital": "🏥", "tourist_info": "ℹ️", "city_office": "🏛️"}
+_TYPE_ICON = {
+    "shelter": "🏫",
+    "hospital": "🏥",
+    "tourist_info": "ℹ️",
+    "city_office": "🏛️",
+    "wifi_spot": "📶",
+}
 
 
 def text_for(key: str, lang: str) -> str:

@@ -68,3 +68,13 @@ def test_bad_facility_file_names_file_and_line(tmp_path: Path) -> None:
     assert f"{bad}:2: facility 'a' type 'castle'" in problems
     assert "lat 95 is outside" in problems and f"{bad}:8:" in problems
     assert "unknown language code 'xx'" in problems and "lon must be a number" in problems
+
+
+def test_the_sample_city_facility_list_loads() -> None:
+    path = Path(__file__).resolve().parents[3] / "nlu_data" / "kb" / "facilities.yml"
+    facilities = load_facilities(path)
+    types = {f.type for f in facilities.items}
+    assert {"shelter", "hospital", "city_office"} <= types
+    first = facilities.items[0]
+    (nearest,) = facilities.nearest(first.lat, first.lon, types=(first.type,), k=1)
+    assert nearest.facility == first and nearest.distance_m == 0
