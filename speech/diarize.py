@@ -212,7 +212,7 @@ def smooth_runs(labels: list[int | None], min_run: int = 2) -> list[int | None]:
         i = j + 1
     for k in range(1, len(runs) - 1):
         (s, e), before, after = runs[k], runs[k - 1], runs[k + 1]
-        if e - s < min_run and out[before[0]] == out[after[0]]:
+        if e - s < min_run and out[before[0]] is not None and out[before[0]] == out[after[0]]:
             out[s:e] = [out[before[0]]] * (e - s)
     # Unknown words take the speaker before them (or after, at the very start).
     last = next((x for x in out if x is not None), None)

@@ -42,3 +42,53 @@ def test_wav_without_samples(silence_wav) -> None:
 def test_directory(tmp_path: Path) -> None:
     with pytest.raises(NotAudioError, match="is not a file"):
         probe_audio(tmp_path)
+
+
+def test_choose_cut_picks_the_quiet_stretch() -> None:
+    import numpy as np
+
+    from speech.decode import choose_cut
+
+    loud = np.ones(16_000, dtype=np.float32)
+    loud[9_000:9_800] = 0.0
+    cut = choose_cut(loud, 4_000, 16_000, window=400)
+    assert 9_000 <= cut <= 9_800
+    with pytest.raises(ValueError, match="lo < hi"):
+        choose_cut(loud, 5, 5)
+
+
+def test_stream_chunks_cover_the_recording_exactly(silence_wav) -> None:
+    from speech.decode import SAMPLE_RATE, stream_chunks
+
+    chunks = list(stream_chunks(silence_wav("long.wav", 95), chunk_seconds=40, search_seconds=5))
+    assert [c.index for c in chunks] == [0, 1, 2]
+    assert chunks[0].start == 0 and 35 <= chunks[0].duration <= 40
+    for a, b in zip(chunks, chunks[1:]):
+        assert b.start == pytest.approx(a.end)
+    assert sum(len(c.samples) for c in chunks) == 95 * SAMPLE_RATE
+
+
+def test_video_without_audio_stream(tmp_path: Path) -> None:
+    import av
+    import numpy as np
+
+    path = tmp_path / "camera.mp4"
+    with av.open(str(path), mode="w") as out:
+        stream = out.add_stream("mpeg4", rate=5)
+        stream.width, stream.height = 32, 32
+        for _ in range(5):
+            frame = av.VideoFrame.from_ndarray(np.zeros((32, 32, 3), np.uint8), format="rgb24")
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    with pytest.raises(NotAudioError, match="camera.mp4 has no audio stream"):
+        probe_audio(path)
+
+
+def test_truncated_file_is_not_audio(tmp_path: Path, silence_wav) -> None:
+    whole = silence_wav("whole.wav", 1).read_bytes()
+    broken = tmp_path / "broken.mp3"
+    broken.write_bytes(b"ID3\x04\x00\x00\x00\x00\x00\x00" + whole[100:300])
+    with pytest.raises((NotAudioError, EmptyAudioError)):
+        probe_audio(broken)
