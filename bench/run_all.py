@@ -5,7 +5,7 @@ from __future__ import annotations
 import runpy
 import sys
 
-BENCHMARKS = ["bench.chat_latency"]
+BENCHMARKS = ["bench.chat_latency", "bench.minutes_bench"]
 
 
 def main() -> None:
