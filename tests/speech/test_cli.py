@@ -110,3 +110,38 @@ def test_transcribe_writes_files(
     ]
     assert "○発言者A　" in (out / "honkaigi.minutes.txt").read_text(encoding="utf-8")
     assert "real time" in result.stderr
+
+
+def test_roster_with_duplicate_names(silence_wav, tmp_path: Path) -> None:
+    roster = tmp_path / "roster.csv"
+    roster.write_text("name,role\n山田太郎,議長\n山田太郎,３番\n", encoding="utf-8")
+    result = _run(silence_wav("quiet.wav", 1), "-o", tmp_path / "out", "--roster", roster)
+    _assert_one_line_error(result, "roster lists '山田太郎' twice (rows 2 and 3)")
+    assert not (tmp_path / "out").exists()
+
+
+def test_silence_only(
+    silence_wav, speech_settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MADOGUCHI_SPEECH__DATA_DIR", str(tmp_path / "data"))
+    result = _run(
+        silence_wav("quiet.wav", 3), "-o", tmp_path / "out", "--model", speech_settings.model_path
+    )
+    _assert_one_line_error(result, "quiet.wav: no speech found in 3.0 s of audio")
+    assert not (tmp_path / "out").exists()
+    assert not list((tmp_path / "data").glob("jobs/*"))
+
+
+def test_video_without_audio(tmp_path: Path) -> None:
+    import av
+    import numpy as np
+
+    video = tmp_path / "camera.mp4"
+    with av.open(str(video), mode="w") as out:
+        stream = out.add_stream("mpeg4", rate=5)
+        stream.width, stream.height = 32, 32
+        frame = av.VideoFrame.from_ndarray(np.zeros((32, 32, 3), np.uint8), format="rgb24")
+        for packet in [*stream.encode(frame), *stream.encode()]:
+            out.mux(packet)
+    _assert_one_line_error(_run(video, "-o", tmp_path / "out"), "camera.mp4 has no audio stream")
+    assert not (tmp_path / "out").exists()
