@@ -20,12 +20,12 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 PIP_FIND := $(if $(wildcard /opt/wheels),--find-links /opt/wheels)
 PIP_QUIET := 2>&1 | { grep -v -E "^WARNING: Location|^$$" || true; }
 
-.PHONY: run test bench lint setup envs models index bot clean
+.PHONY: run test bench lint setup envs models index bot browser clean
 
 run: setup
 	$(APP) serve
 
-test: setup
+test: setup browser
 	@set +e; $(VENV)/bin/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing on purpose"; exit 1; fi; exit $$rc
 
@@ -63,6 +63,21 @@ index: $(VENV)/.installed
 
 bot: envs
 	$(APP) bot train
+
+# What the web widget's browser tests need (`make test` only; `make run` does not): Debian's
+# Chromium, driven by Playwright from the app lock (never `playwright install`, which
+# downloads browsers), a Japanese font so screenshots are readable, and axe-core from npm.
+WIDGET_TESTS := tests/adapters/widget
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+browser: $(WIDGET_TESTS)/node_modules/.installed
+	@if [ ! -x /usr/bin/chromium ] || ! fc-list :lang=ja 2>/dev/null | grep -q .; then \
+		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			chromium fonts-ipafont-gothic >/dev/null; \
+	fi
+
+$(WIDGET_TESTS)/node_modules/.installed: $(WIDGET_TESTS)/package.json $(WIDGET_TESTS)/package-lock.json
+	cd $(WIDGET_TESTS) && npm ci --no-audit --no-fund --silent
+	touch $@
 
 clean:
 	rm -rf var bot/models

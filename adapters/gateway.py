@@ -1,7 +1,8 @@
 """The FastAPI gateway: ``create_app(settings)`` builds it; nothing happens at import time.
 
 Routes: ``POST /api/chat`` (Rasa REST shape), ``GET /api/health``, ``GET /api/search`` and
-``POST /api/faq/answer`` (retrieval, also used by the Rasa action server), OpenAPI at
+``POST /api/faq/answer`` (retrieval, also used by the Rasa action server), the web widget
+(``GET /widget.js``, ``POST /api/chat/stream``, ``GET /demo``: ``adapters.widget``), OpenAPI at
 ``/docs``. Models are loaded in the lifespan and live on ``app.state``.
 """
 
@@ -17,10 +18,11 @@ from typing import Any
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from adapters import api
+from adapters import api, widget
 from adapters.chat import ChatService
 from adapters.line import LineBodyLimit, LineChannel
 from adapters.line import router as line_router
@@ -73,9 +75,20 @@ def create_app(settings: Settings | None = None, retriever: Retriever | None = N
         max_bytes=settings.gateway.max_body_bytes,
         line_max_bytes=settings.line.max_body_bytes,
     )
+    if settings.gateway.cors_origins:
+        # Added last, so outermost: even a 413 from the body limit carries CORS headers.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.gateway.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Content-Type", "Accept"],
+            expose_headers=["X-Madoguchi-Mode", "Content-Language"],
+            max_age=600,
+        )
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.include_router(api.router)
     app.include_router(line_router)
+    widget.install(app)
     return app
 
 

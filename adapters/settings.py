@@ -8,9 +8,10 @@ else in the code base reads ``os.environ`` for configuration.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-from pydantic import BaseModel, SecretStr
+from pydantic import BaseModel, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from retrieval.config import RetrievalSettings
@@ -83,6 +84,21 @@ class GatewaySettings(BaseModel):
     max_body_bytes: int = 64 * 1024
     # Longest message accepted, in characters.
     max_message_chars: int = 2000
+    # Origins (scheme://host[:port]) whose pages may call the chat API from the browser,
+    # e.g. the city's website embedding the widget. Empty: same-origin only. From the
+    # environment as JSON: MADOGUCHI_GATEWAY__CORS_ORIGINS='["https://www.city.example.jp"]'.
+    cors_origins: list[str] = []
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins_have_no_path(cls, origins: list[str]) -> list[str]:
+        for origin in origins:
+            if origin != "*" and not re.fullmatch(r"https?://[^/\s]+", origin):
+                raise ValueError(
+                    f"CORS origin {origin!r} is not an origin; expected scheme://host[:port] "
+                    "with no path or trailing slash, e.g. 'https://www.city.example.jp'"
+                )
+        return origins
 
 
 class Settings(BaseSettings):
