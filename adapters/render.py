@@ -40,7 +40,8 @@ def answer_messages(answer: Answer, degraded: bool = False) -> list[dict[str, An
     """The REST-shaped messages for one answer: text (+ buttons), then a custom payload."""
     lang = answer.lang
     if answer.kind == "clarify":
-        text = _label(_CLARIFY, lang)
+        contact = answer.contact
+        text = f"{_label(_CLARIFY, lang)}\n({_label(_CONTACT, lang)}: {contact.department} {contact.phone})"
     else:
         lines = [answer.text]
         if answer.note:

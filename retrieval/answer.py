@@ -172,6 +172,8 @@ class Retriever:
         conf = confidence(features(top.entry_id, dense, lexical), self.settings.confidence_coef)
         related = tuple(Suggestion(h.entry_id, h.question) for h in hits[1:4])
         if conf < self.settings.min_confidence:
+            if conf >= self.settings.suggest_confidence:
+                return self._did_you_mean(state.kb, lang, conf, hits[:3])
             return self._unknown(state.kb, lang, conf, related, top)
         entry = state.kb.entry(top.entry_id)
         text, answer_lang = _answer_text(entry, lang)
@@ -195,6 +197,21 @@ class Retriever:
     def contact(self, department: str, lang: str) -> Contact:
         """Whom to call for ``department`` (the general desk if unknown), in ``lang``."""
         return _contact(self._require().kb, department, lang)
+
+    def _did_you_mean(
+        self, kb: KnowledgeBase, lang: str, conf: float, hits: list[FaqHit]
+    ) -> Answer:
+        # Unsure, but not lost: offer the nearest questions as buttons, with the contact of
+        # the best one's department in case none of them fits.
+        contact = _contact(kb, kb.entry(hits[0].entry_id).department, lang)
+        return Answer(
+            kind="clarify",
+            lang=lang,
+            text=unknown_text(lang, contact),
+            confidence=conf,
+            contact=contact,
+            suggestions=tuple(Suggestion(h.entry_id, h.question) for h in hits),
+        )
 
     def _unknown(
         self,

@@ -32,8 +32,11 @@ class RetrievalSettings(BaseModel):
     lexical_weight: float = 0.05
     # Confidence = logistic(c0 + c1·cosine + c2·margin + c3·lexical share); fitted on the
     # dev split by bench/retrieval_quality.py --fit (see retrieval/fuse.py).
-    confidence_coef: tuple[float, float, float, float] = (-52.0, 60.0, 40.0, 1.0)
-    # Below this confidence the retriever says "I don't know" and gives a contact instead.
-    min_confidence: float = 0.5
+    confidence_coef: tuple[float, float, float, float] = (-65.37, 67.62, 32.22, 7.19)
+    # At or above min_confidence the top entry is answered. Between suggest_confidence and
+    # min_confidence the resident gets "did you mean…?" buttons (and the contact); below, an
+    # honest "I don't know" with the contact.
+    min_confidence: float = 0.7
+    suggest_confidence: float = 0.3
     # Ask "which one?" when the runner-up's cosine is within this of the top one.
-    clarify_margin: float = 0.005
+    clarify_margin: float = 0.003
