@@ -573,30 +573,35 @@
     }
     if (last && typeof c.answer_lang === "string") last.msg.lang = htmlLang(c.answer_lang);
     if (c.kind !== "answer" || (!c.source_url && !c.contact)) return;
+    // The card's labels speak the asker's language (custom.lang), like the answer does,
+    // even when the UI language differs (data-lang="auto" with an unpicked language).
+    var lang = LANGS.indexOf(c.lang) >= 0 ? c.lang : state.lang;
+    var label = function (key) { return T[lang][key]; };
     var card = el("div", "card");
+    card.lang = htmlLang(lang);
     card.setAttribute("role", "group");
-    card.setAttribute("aria-label", t("source"));
+    card.setAttribute("aria-label", label("source"));
     if (typeof c.source_url === "string" && c.source_url) {
       var row = el("div", "card-row source");
-      row.appendChild(el("span", "card-label", t("source")));
-      row.appendChild(link(c.source_url, c.source_url));
+      row.appendChild(el("span", "card-label", label("source")));
+      // Shown without the scheme (shorter on a phone); the link keeps the full URL.
+      row.appendChild(link(c.source_url, c.source_url.replace(/^https?:\/\//, "")));
       card.appendChild(row);
     }
     var contact = c.contact && typeof c.contact === "object" ? c.contact : {};
     if (contact.department) {
       var dep = el("div", "card-row");
-      dep.appendChild(el("span", "card-label", t("department")));
+      dep.appendChild(el("span", "card-label", label("department")));
       dep.appendChild(el("span", null, contact.department));
       card.appendChild(dep);
     }
     if (contact.phone) {
       var tel = el("div", "card-row");
-      tel.appendChild(el("span", "card-label", t("phone")));
+      tel.appendChild(el("span", "card-label", label("phone")));
       tel.appendChild(link(telHref(contact.phone), contact.phone));
       if (contact.hours) tel.appendChild(el("span", "hours", contact.hours));
       card.appendChild(tel);
     }
-    if (typeof c.answer_lang === "string") card.lang = htmlLang(c.answer_lang);
     var wrapCard = el("div", "msg bot");
     wrapCard.appendChild(card);
     log.appendChild(wrapCard);
