@@ -385,9 +385,11 @@
   wrap.appendChild(panel);
 
   var header = el("div", "header");
+  var heading = el("div", "heading");
   var title = el("h2", "title");
   title.id = "mw-title";
-  header.appendChild(title);
+  heading.appendChild(title);
+  header.appendChild(heading);
   var tools = el("div", "tools");
   var langLabel = el("label", "lang");
   langLabel.appendChild(icon(ICONS.globe, 18));
@@ -402,7 +404,7 @@
     langSelect.appendChild(opt);
   });
   langLabel.appendChild(langSelect);
-  tools.appendChild(langLabel);
+  heading.appendChild(langLabel);
   var resetBtn = el("button", "icon-btn reset");
   resetBtn.type = "button";
   resetBtn.appendChild(icon(ICONS.reset));
@@ -732,7 +734,7 @@
     saveState();
     if (intro.querySelector(".quick")) renderIntro();
     renderUser(display);
-    scrollToEnd();
+    setTyping(true);  // at once; the stream's typing event confirms it
 
     var body = { sender: state.sender, message: message, metadata: {} };
     if (state.langChosen) body.metadata.lang = state.lang;
