@@ -9,10 +9,13 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from adapters import dialogue_api
 from adapters.render import answer_messages
 from retrieval import QueryError
 
 router = APIRouter(prefix="/api")
+# Dialogue support for the action server: KB entries, garbage schedule, feedback, handover.
+router.include_router(dialogue_api.router)
 
 
 class ChatRequest(BaseModel):
@@ -73,9 +76,10 @@ async def health(request: Request) -> dict[str, Any]:
         "rasa": state.rasa.rasa.as_dict() | {"url": state.settings.rasa.url},
         "action_server": state.rasa.actions.as_dict() | {"url": state.settings.rasa.action_url},
         "retrieval": {
-            "status": "up" if retriever.ready else "down",
+            "status": "up" if retriever.ready and not retriever.kb_error else "down",
             "entries": len(retriever.kb.entries) if retriever.ready else 0,
             "embedder": retriever.embedder.name,
+            "detail": retriever.kb_error or "serving the current knowledge base",
         },
         "whisper": whisper_state(state.settings.speech.model_path),
     }

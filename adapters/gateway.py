@@ -49,7 +49,9 @@ def create_app(settings: Settings | None = None, retriever: Retriever | None = N
             app.state.settings = settings
             app.state.retriever = retriever or Retriever(settings.retrieval)
             if not app.state.retriever.ready:
-                await run_in_threadpool(app.state.retriever.warm_up)
+                await run_in_threadpool(
+                    lambda: app.state.retriever.warm_up(fallback_to_snapshot=True)
+                )
             app.state.rasa = RasaClient(settings.rasa, http)
             app.state.chat = ChatService(app.state.rasa, app.state.retriever)
             app.state.line = LineChannel(settings, http, app.state.chat, app.state.retriever)

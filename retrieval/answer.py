@@ -17,7 +17,8 @@ from retrieval.embed import Embedder, make_embedder
 from retrieval.errors import IndexNotReadyError, QueryError
 from retrieval.fuse import confidence, features, fuse
 from retrieval.index import FORMAT_VERSION, DenseIndex, Manifest, VectorCache
-from retrieval.kb import LANGUAGES, Entry, KnowledgeBase, load_kb
+from retrieval.errors import KnowledgeBaseError
+from retrieval.kb import Entry, KnowledgeBase, load_kb, load_snapshot, save_snapshot
 from retrieval.langid import detect_language
 from retrieval.lexical import BM25, analyze
 from retrieval.messages import fallback_note, unknown_text
@@ -49,6 +50,8 @@ class Retriever:
         )
         self._state: _State | None = None
         self._lock = threading.Lock()
+        # Set when the KB files are invalid and an older, valid KB is being served.
+        self.kb_error: str | None = None
 
     @property
     def ready(self) -> bool:
@@ -58,13 +61,20 @@ class Retriever:
     def kb(self) -> KnowledgeBase:
         return self._require().kb
 
-    def warm_up(self, force_rebuild: bool = False, kb: KnowledgeBase | None = None) -> bool:
+    def warm_up(
+        self,
+        force_rebuild: bool = False,
+        kb: KnowledgeBase | None = None,
+        fallback_to_snapshot: bool = False,
+    ) -> bool:
         """Load the KB and the index, building the index if it is missing or stale.
 
         Args:
             force_rebuild: rebuild the index even if the saved one is current.
             kb: an already loaded knowledge base (evaluation, imports); by default the one
                 at ``settings.kb_path``.
+            fallback_to_snapshot: a service starting with broken KB files serves the last
+                good KB instead of failing (see ``_load_kb_or_snapshot``).
 
         Returns:
             True if the index was (re)built, False if a saved one was loaded.
@@ -73,8 +83,8 @@ class Retriever:
             KnowledgeBaseError: the KB is invalid; an index already serving keeps serving.
         """
         with self._lock:
-            kb = kb or load_kb(self.settings.kb_path)
             self.embedder.warm_up()
+            kb = kb or self._load_kb_or_snapshot(fallback_to_snapshot)
             expected = Manifest(
                 FORMAT_VERSION, self.embedder.name, self.embedder.version, kb.digest, 0
             )
@@ -84,8 +94,26 @@ class Retriever:
                 log.info("building the FAQ index for %d entries", len(kb.entries))
                 dense = DenseIndex.build(kb, self.embedder, self._cache())
                 dense.save(self.settings.index_dir)
+                save_snapshot(kb, self.settings.index_dir)
             self._state = _State(kb, dense, _bm25(kb))
             return built
+
+    def _load_kb_or_snapshot(self, fallback: bool) -> KnowledgeBase:
+        """The KB from its files; if they are broken and the service is (re)starting, the
+        last good KB saved beside the index, so residents keep getting answers while the
+        city fixes the file (the error stays visible in ``kb_error`` and /api/health)."""
+        try:
+            kb = load_kb(self.settings.kb_path)
+        except KnowledgeBaseError as exc:
+            usable = fallback and self._state is None
+            snapshot = load_snapshot(self.settings.index_dir) if usable else None
+            if snapshot is None:
+                raise
+            log.error("knowledge base is invalid; serving the last good one: %s", exc)
+            self.kb_error = str(exc)
+            return snapshot
+        self.kb_error = None
+        return kb
 
     def upsert_entry(self, entry: Entry) -> None:
         """Add or replace one entry in the live index without a rebuild."""

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
+import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -308,3 +310,22 @@ def _date(raw: Any, where: str, label: str, problems: list[str]) -> dt.date | No
     except ValueError:
         problems.append(f"{where}: {label} date '{raw}' is not YYYY-MM-DD")
         return None
+
+
+def save_snapshot(kb: KnowledgeBase, directory: Path) -> None:
+    """Keep a copy of a valid KB beside its index (see ``load_snapshot``)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    tmp = directory / "kb-snapshot.pickle.tmp"
+    tmp.write_bytes(pickle.dumps(kb, protocol=pickle.HIGHEST_PROTOCOL))
+    os.replace(tmp, directory / "kb-snapshot.pickle")
+
+
+def load_snapshot(directory: Path) -> KnowledgeBase | None:
+    """The last valid KB saved beside the index, or None. The file is written only by
+    ``save_snapshot`` into the service's own data directory."""
+    path = directory / "kb-snapshot.pickle"
+    try:
+        kb = pickle.loads(path.read_bytes())  # noqa: S301 - our own file, see above
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, TypeError):
+        return None
+    return kb if isinstance(kb, KnowledgeBase) else None

@@ -182,3 +182,24 @@ garbage_items:
     assert pan.answers["ja"].startswith("フライパンは「燃やすごみ」です。")
     assert "How do I throw away frying pan?" in pan.questions["en"]
     assert pan.department == "gomi"
+
+
+def test_broken_kb_file_keeps_the_last_good_kb_serving(tiny: RetrievalSettings) -> None:
+    from retrieval import KnowledgeBaseError
+
+    serving = Retriever(tiny)
+    assert serving.warm_up() is True
+    faq = tiny.kb_path / "faq.yml"
+    faq.write_text(faq.read_text(encoding="utf-8") + "  - id: [broken\n", encoding="utf-8")
+    # `kb build` and a reload report the error with file and line …
+    with pytest.raises(KnowledgeBaseError, match="faq.yml:"):
+        Retriever(tiny).warm_up()
+    with pytest.raises(KnowledgeBaseError, match="faq.yml:"):
+        serving.warm_up(fallback_to_snapshot=True)
+    # … while the running service keeps answering from its index,
+    assert serving.search("住民票")[0].entry_id == "juminhyo"
+    # and a restarting service serves the last good KB and says why.
+    restarted = Retriever(tiny)
+    restarted.warm_up(fallback_to_snapshot=True)
+    assert restarted.kb_error and "faq.yml" in restarted.kb_error
+    assert restarted.search("住民票")[0].entry_id == "juminhyo"
