@@ -33,6 +33,8 @@ APPROXIMATE_ABOVE = 200_000
 # topic, and e5's cost grows with length (see bench/retrieval_speed.py).
 ANSWER_CHARS = 300
 ANSWER_LANGS = ("ja", "en")
+# The shared vector cache keeps at most this many vectors (≈ 300 MB at 384 dimensions).
+MAX_CACHED = 200_000
 
 
 @dataclass(frozen=True)
@@ -96,17 +98,20 @@ class VectorCache:
         return np.vstack([self.vectors[k] for k in keys]).astype(np.float32)
 
     def save(self, keep: list[str]) -> None:
-        """Write the cache, keeping only the vectors of ``keep`` (the KB's current texts)."""
-        wanted = {self._key(t) for t in keep} & set(self.vectors)
-        keys = sorted(wanted)
+        """Write the cache: what is on disk (other KBs built on this machine share the file)
+        plus this build's texts, newest kept first when it grows past ``MAX_CACHED``."""
+        mine = [self._key(t) for t in keep]
+        merged = dict(VectorCache(self.path, self.embedder).vectors)
+        merged.update({k: self.vectors[k] for k in mine if k in self.vectors})
+        order = list(dict.fromkeys([*mine, *merged]))[:MAX_CACHED]
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(self.path.name + ".tmp.npz")
+        tmp = self.path.with_name(f"{self.path.stem}.{os.getpid()}.tmp.npz")
         vectors = (
-            np.vstack([self.vectors[k] for k in keys])
-            if keys
+            np.vstack([merged[k] for k in order])
+            if order
             else np.zeros((0, self.embedder.dim), dtype=np.float32)
         )
-        np.savez(tmp, keys=np.array(keys, dtype="S20"), vectors=vectors)
+        np.savez(tmp, keys=np.array(order, dtype="S20"), vectors=vectors)
         os.replace(tmp, self.path)
 
 
