@@ -41,7 +41,9 @@ router = APIRouter()
 async def widget_js() -> FileResponse:
     """The embeddable widget script."""
     return FileResponse(
-        WIDGET_DIR / "widget.js", media_type="text/javascript; charset=utf-8", headers=_ASSET_HEADERS
+        WIDGET_DIR / "widget.js",
+        media_type="text/javascript; charset=utf-8",
+        headers=_ASSET_HEADERS,
     )
 
 

@@ -130,7 +130,9 @@ def test_every_language_has_all_ui_strings(
     open_widget(page, f"{widget_gateway.url}/demo")
     options = page.locator("#mw-lang option")
     codes = [options.nth(i).get_attribute("value") for i in range(options.count())]
-    assert codes == ["ja", "ja-easy", "en", "zh-Hans", "zh-Hant", "ko", "vi", "pt", "es", "th", "tl"]
+    assert codes == [
+        "ja", "ja-easy", "en", "zh-Hans", "zh-Hant", "ko", "vi", "pt", "es", "th", "tl"
+    ]
     seen = set()
     for code in codes:
         page.locator("#mw-lang").select_option(code)
@@ -377,7 +379,10 @@ def test_embedded_on_another_origin_allowed_by_cors(
     _, page, _ = ctx
     open_widget(page, widget_gateway.site_url)
     expect(page.locator(".title")).to_have_text("City help desk")
-    ask(page, "When is the deadline to apply for nursery school?")
+    with page.expect_request(f"{widget_gateway.url}/api/chat/stream") as req:
+        ask(page, "保育園の申し込みはいつまでですか")
+    # data-lang="en" on the tag: the page's language wins over detection.
+    assert json.loads(req.value.post_data or "{}")["metadata"] == {"lang": "en"}
     expect(last_answer(page)).to_contain_text("December 10")
 
 

@@ -100,7 +100,8 @@ def test_stream_sends_typing_then_messages_then_done(client: TestClient) -> None
 def test_stream_honours_the_chosen_language(client: TestClient) -> None:
     with client.stream(
         "POST", "/api/chat/stream",
-        json={"sender": "w2", "message": "保育園の申し込みはいつまでですか", "metadata": {"lang": "ko"}},
+        json={"sender": "w2", "message": "保育園の申し込みはいつまでですか",
+              "metadata": {"lang": "ko"}},
     ) as response:
         got = events(response.read().decode())
     custom = [d for n, d in got if n == "message" and "custom" in d][0]["custom"]
@@ -155,5 +156,6 @@ def test_cors_setting_refuses_what_is_not_an_origin(origin: str) -> None:
 def test_cors_setting_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     from adapters.settings import Settings
 
-    monkeypatch.setenv("MADOGUCHI_GATEWAY__CORS_ORIGINS", json.dumps([CITY, "http://localhost:8080"]))
-    assert Settings(_env_file=None).gateway.cors_origins == [CITY, "http://localhost:8080"]
+    origins = [CITY, "http://localhost:8080"]
+    monkeypatch.setenv("MADOGUCHI_GATEWAY__CORS_ORIGINS", json.dumps(origins))
+    assert Settings(_env_file=None).gateway.cors_origins == origins
