@@ -20,7 +20,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 PIP_FIND := $(if $(wildcard /opt/wheels),--find-links /opt/wheels)
 PIP_QUIET := 2>&1 | { grep -v -E "^WARNING: Location|^$$" || true; }
 
-.PHONY: run test bench lint setup envs models index bot browser clean
+.PHONY: run test bench lint setup envs models index bot browser browser-apt clean
 
 run: setup
 	$(APP) serve
@@ -70,12 +70,19 @@ bot: envs
 WIDGET_TESTS := tests/adapters/widget
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 browser: $(WIDGET_TESTS)/node_modules/.installed
-	@if [ ! -x /usr/bin/chromium ] || ! fc-list :lang=ja 2>/dev/null | grep -q .; then \
-		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-			chromium fonts-ipafont-gothic >/dev/null; \
+
+browser-apt:
+	@missing=""; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	fc-list :lang=ja 2>/dev/null | grep -q . || missing="$$missing fonts-ipafont-gothic"; \
+	command -v npm >/dev/null || missing="$$missing npm"; \
+	if [ -n "$$missing" ]; then \
+		echo "apt-get install$$missing"; \
+		$(SUDO) apt-get update -qq; \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
-$(WIDGET_TESTS)/node_modules/.installed: $(WIDGET_TESTS)/package.json $(WIDGET_TESTS)/package-lock.json
+$(WIDGET_TESTS)/node_modules/.installed: $(WIDGET_TESTS)/package.json $(WIDGET_TESTS)/package-lock.json | browser-apt
 	cd $(WIDGET_TESTS) && npm ci --no-audit --no-fund --silent
 	touch $@
 
