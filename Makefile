@@ -69,7 +69,7 @@ bot: envs
 # downloads browsers), a Japanese font so screenshots are readable, and axe-core from npm.
 WIDGET_TESTS := tests/adapters/widget
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
-browser: $(WIDGET_TESTS)/node_modules/.installed
+browser: browser-apt $(WIDGET_TESTS)/node_modules/.installed
 
 browser-apt:
 	@missing=""; \
