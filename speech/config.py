@@ -38,7 +38,8 @@ class SpeechSettings(BaseModel):
         description="A resemblyzer-shaped encoder .npz; default: the weights shipped in speech/.",
     )
     speaker_threshold: float = Field(
-        default=0.75, description="Cosine similarity at which two voices count as one speaker."
+        default=0.93,
+        description="Similarity of two speakers' mean voices (≥ 9 s each) at which they are one.",
     )
     enroll_threshold: float = Field(
         default=0.75, description="Similarity needed to put a known name on a voice."

@@ -79,15 +79,33 @@ def agglomerative(
     return labels
 
 
+def span_groups(windows: Sequence[Span]) -> np.ndarray:
+    """Index of the speech span each window came from (windows of one span touch or overlap)."""
+    groups = np.zeros(len(windows), dtype=int)
+    for i in range(1, len(windows)):
+        groups[i] = groups[i - 1] + (windows[i].start > windows[i - 1].end + 1e-6)
+    return groups
+
+
 @dataclass
 class CentroidTracker:
     """The session's speakers so far: a running sum of unit embeddings per speaker.
 
-    Mutable on purpose (it is the running state); ``snapshot``/``restore`` round-trip it.
+    Per chunk, windows are first averaged per speech span (a span is one breath group of one
+    voice; its mean embedding is far steadier than a 1.5 s window's), spans are clustered
+    locally (``local_threshold``, strict, so local clusters are pure if fragmented), and each
+    local cluster is matched to the running centroids. Only clusters with at least
+    ``min_windows`` windows may open a new speaker or move a centroid: a short 「市長。」 from
+    the chair is too noisy to tell a new voice from a known one, so it is only labelled with
+    its nearest speaker unless it is clearly unlike every known one (below
+    ``distinct_threshold``); ``finalize_labels`` re-labels everything against the final
+    centroids anyway. Mutable on purpose: it is the running state.
     """
 
-    match_threshold: float = 0.75
-    local_threshold: float = 0.78
+    match_threshold: float = 0.93
+    local_threshold: float = 0.85
+    min_windows: int = 6
+    distinct_threshold: float = 0.8
     sums: list[np.ndarray] = field(default_factory=list)
     counts: list[int] = field(default_factory=list)
 
@@ -97,11 +115,13 @@ class CentroidTracker:
             return np.zeros((0, 0), np.float32)
         return normalize_rows(np.stack(self.sums))
 
-    def add_chunk(self, emb: np.ndarray) -> np.ndarray:
+    def add_chunk(self, emb: np.ndarray, groups: np.ndarray | None = None) -> np.ndarray:
         """Cluster one chunk's windows and fold them into the session's speakers.
 
         Args:
             emb: ``(n, d)`` embeddings of the chunk's windows.
+            groups: ``(n,)`` speech-span index of each window (``span_groups``); default: each
+                window on its own.
 
         Returns:
             ``(n,)`` session speaker indices.
@@ -110,18 +130,24 @@ class CentroidTracker:
         if len(emb) == 0:
             return labels
         unit = normalize_rows(emb.astype(np.float64))
-        local = agglomerative(unit, self.local_threshold)
-        # Largest local clusters first: they have the most reliable centroids.
-        order = sorted(range(local.max() + 1), key=lambda k: -int((local == k).sum()))
+        groups = np.arange(len(emb)) if groups is None else np.asarray(groups)
+        ids = sorted(set(groups.tolist()))
+        span_emb = np.stack([unit[groups == g].mean(axis=0) for g in ids])
+        span_w = np.array([(groups == g).sum() for g in ids], dtype=float)
+        local = agglomerative(span_emb, self.local_threshold, weights=span_w)
+        window_local = local[np.searchsorted(ids, groups)]
+        order = sorted(range(local.max() + 1), key=lambda k: -int((window_local == k).sum()))
         for k in order:
-            mask = local == k
+            mask = window_local == k
             centroid = normalize_rows(unit[mask].mean(axis=0, keepdims=True))[0]
             best, score = self._closest(centroid)
-            if best is None or score < self.match_threshold:
+            big = int(mask.sum()) >= self.min_windows
+            needed = self.match_threshold if big else self.distinct_threshold
+            if best is None or score < needed:
                 self.sums.append(unit[mask].sum(axis=0))
                 self.counts.append(int(mask.sum()))
                 best = len(self.sums) - 1
-            else:
+            elif big:
                 self.sums[best] = self.sums[best] + unit[mask].sum(axis=0)
                 self.counts[best] += int(mask.sum())
             labels[mask] = best
@@ -140,16 +166,31 @@ def finalize_labels(
     labels: np.ndarray,
     n_speakers: int | None = None,
     max_speakers: int | None = None,
-    merge_threshold: float = 0.75,
+    merge_threshold: float = 0.93,
+    min_windows: int = 6,
+    iterations: int = 3,
+    reliable: np.ndarray | None = None,
+    distinct_threshold: float = 0.8,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Settle the session's speakers: merge near-duplicate centroids, re-label every window.
+    """Settle the session's speakers and re-label every window against them.
+
+    Speakers with fewer than ``min_windows`` windows (≈ 9 s of speech in the whole session) are
+    kept as speakers of their own only when clearly unlike every bigger one (similarity below
+    ``distinct_threshold``); otherwise their windows go to the nearest kept speaker. Kept speakers closer than ``merge_threshold`` are merged; with a known count
+    (``n_speakers``) or bound (``max_speakers``, e.g. the roster's size) the closest pairs are
+    merged until it holds. Then a few k-means rounds: nearest centroid, recompute centroids.
 
     Args:
         emb: ``(n, d)`` all windows of the session.
         labels: ``(n,)`` running labels from ``CentroidTracker``.
         n_speakers: Exact count, when the clerk knows it.
-        max_speakers: Upper bound (e.g. the roster's size).
+        max_speakers: Upper bound.
         merge_threshold: Centroids at least this similar are one speaker.
+        min_windows: Smallest speaker kept on its own.
+        iterations: k-means refinement rounds.
+        reliable: ``(n,)`` mask of windows that may shape centroids (full-length ones); the
+            others (label ``-1`` in ``labels`` is fine) are only labelled. Default: all.
+        distinct_threshold: Below this similarity a small speaker is kept on its own.
 
     Returns:
         ``(labels, centroids)``: labels ``0..k-1`` numbered by first appearance, and the
@@ -158,25 +199,46 @@ def finalize_labels(
     if len(emb) == 0:
         return np.zeros(0, dtype=int), np.zeros((0, emb.shape[1] if emb.ndim == 2 else 0))
     unit = normalize_rows(emb.astype(np.float64))
-    ids = sorted(set(labels.tolist()))
-    cents = normalize_rows(np.stack([unit[labels == i].mean(axis=0) for i in ids]))
-    counts = np.array([(labels == i).sum() for i in ids], dtype=float)
+    good = np.ones(len(emb), dtype=bool) if reliable is None else np.asarray(reliable, dtype=bool)
+    good = good & (labels >= 0)
+    if not good.any():
+        good = np.ones(len(emb), dtype=bool)
+        labels = np.zeros(len(emb), dtype=int)
+    ids = sorted(set(labels[good].tolist()), key=lambda i: -int((labels[good] == i).sum()))
+    counts = np.array([(labels[good] == i).sum() for i in ids], dtype=float)
+    cents = normalize_rows(np.stack([unit[good & (labels == i)].mean(axis=0) for i in ids]))
+    kept = [i for i in range(len(ids)) if counts[i] >= min_windows] or [0]
+    for i in range(len(ids)):
+        if i not in kept and float(np.max(cents[kept] @ cents[i])) < distinct_threshold:
+            kept.append(i)
+    if n_speakers is not None:
+        kept += [i for i in range(len(ids)) if i not in kept][: max(0, n_speakers - len(kept))]
+    cents, counts = cents[kept], counts[kept]
     wanted = n_speakers
-    if wanted is None:
-        groups = agglomerative(cents, merge_threshold, weights=counts)
-        if max_speakers is not None and groups.max() + 1 > max_speakers:
-            wanted = max_speakers
-    if wanted is not None:
-        groups = agglomerative(cents, merge_threshold, n_clusters=wanted, weights=counts)
+    groups = agglomerative(cents, merge_threshold, weights=counts)
+    bound = max_speakers if wanted is None else wanted
+    if wanted is not None or (bound is not None and groups.max() + 1 > bound):
+        groups = agglomerative(cents, merge_threshold, n_clusters=bound, weights=counts)
     merged = normalize_rows(
-        np.stack([(cents[groups == g] * counts[groups == g, None]).sum(axis=0) for g in range(groups.max() + 1)])
+        np.stack(
+            [(cents[groups == g] * counts[groups == g, None]).sum(axis=0) for g in range(groups.max() + 1)]
+        )
     )
     relabel = np.argmax(unit @ merged.T, axis=1)
-    # Number speakers by first appearance; drop centroids nobody is nearest to.
+    for _ in range(iterations):
+        used = sorted(set(relabel[good].tolist()))
+        merged = normalize_rows(np.stack([unit[good & (relabel == k)].mean(axis=0) for k in used]))
+        relabel = np.argmax(unit @ merged.T, axis=1)
+    # Number speakers by first appearance.
     order = list(dict.fromkeys(relabel.tolist()))
     remap = {old: new for new, old in enumerate(order)}
     final = np.array([remap[x] for x in relabel.tolist()], dtype=int)
-    final_cents = normalize_rows(np.stack([unit[final == k].mean(axis=0) for k in range(len(order))]))
+    final_cents = normalize_rows(
+        np.stack(
+            [unit[(final == k) & good].mean(axis=0) if ((final == k) & good).any()
+             else unit[final == k].mean(axis=0) for k in range(len(order))]
+        )
+    )
     return final, final_cents
 
 

@@ -33,7 +33,13 @@ from speech.checkpoint import ChunkResult, JobDir, audio_identity, default_job_d
 from speech.clean import clean_segments, load_rules
 from speech.config import SpeechSettings
 from speech.decode import AudioChunk, load_audio, probe_audio, stream_chunks
-from speech.diarize import CentroidTracker, attribute, finalize_labels, normalize_rows
+from speech.diarize import (
+    CentroidTracker,
+    attribute,
+    finalize_labels,
+    normalize_rows,
+    span_groups,
+)
 from speech.embed import VoiceEncoder
 from speech.errors import EmptyAudioError, NoSpeechError, NotAudioError, OutputDirError, SpeechError
 from speech.export import DEFAULT_FORMATS, check_formats, write_exports
@@ -227,11 +233,13 @@ def _settle_speakers(
     wins = [w for c in chunks for w in c.windows]
     if not settings.diarize or not wins:
         return (Speaker("A"),), tuple(replace(s, speaker="A") for s in segments), {}
-    tracker = CentroidTracker(settings.speaker_threshold, settings.speaker_threshold + 0.03)
-    running = np.concatenate([tracker.add_chunk(c.embeddings) for c in chunks])
+    tracker = CentroidTracker(settings.speaker_threshold)
+    running = np.concatenate([_track(tracker, c) for c in chunks])
     emb = np.concatenate([c.embeddings for c in chunks])
     max_n = len(roster.entries) if roster else None
-    labels, cents = finalize_labels(emb, running, options.speakers, max_n, settings.speaker_threshold)
+    labels, cents = finalize_labels(
+        emb, running, options.speakers, max_n, settings.speaker_threshold, reliable=running >= 0
+    )
     ids = speaker_ids(len(cents))
     store = VoicePrintStore(settings.data_dir / "voiceprints.json")
     candidates, enrolled = _candidates(roster, store, encoder)
@@ -252,6 +260,21 @@ def _settle_speakers(
         )
     attributed = attribute(segments, wins, labels.tolist(), ids)
     return tuple(speakers), attributed, {sid: cents[k] for k, sid in enumerate(ids)}
+
+
+# Windows shorter than this (a lone 「市長。」) embed too unreliably to shape a speaker's voice:
+# on the benchmark they formed a "second chair". They are labelled by their nearest speaker.
+_RELIABLE_WINDOW_S = 1.4
+
+
+def _track(tracker: CentroidTracker, chunk: ChunkResult) -> np.ndarray:
+    """Running labels of one chunk's windows; ``-1`` for windows too short to be trusted."""
+    labels = np.full(len(chunk.windows), -1, dtype=int)
+    full = np.array([w.duration >= _RELIABLE_WINDOW_S for w in chunk.windows], dtype=bool)
+    if full.any():
+        groups = span_groups(chunk.windows)[full]
+        labels[full] = tracker.add_chunk(chunk.embeddings[full], groups)
+    return labels
 
 
 def _attendees(roster: Roster | None) -> tuple[str, ...]:
