@@ -3,8 +3,9 @@
 On a synthetic council meeting (``bench.minutes_meeting``: five kokoro voices, known text and
 turns) this runs, each in its own process so peak RSS is its own:
 
-* ``pipeline`` — ``speech.run_minutes_job`` with a roster (names, roles → hotwords and the
-  speaker count bound), all exports, a fresh job folder;
+* ``pipeline`` — ``speech.run_minutes_job`` as a clerk would run it: a roster (names and
+  roles → hotwords, and the bound on the speaker count; no voice samples, so speakers are found
+  unsupervised), an agenda file (five topic terms → hotwords), all exports, a fresh job folder;
 * ``bare`` — faster-whisper alone on the same file, same model, threads, beam, VAD and word
   timestamps: the cost of transcription without chunking, diarization, 整文 or layout;
 * ``bare-plain`` — faster-whisper with its defaults plus VAD and beam 5 (no word timestamps),
@@ -123,6 +124,8 @@ def _rss_mb() -> float:
 def _worker_pipeline(wav: Path, roster: Path) -> dict:
     from speech import JobOptions, MeetingInfo, SpeechSettings, run_minutes_job
 
+    agenda = wav.with_suffix(".agenda.txt")
+
     with tempfile.TemporaryDirectory() as tmp:
         settings = SpeechSettings(data_dir=Path(tmp) / "data")
         t0 = time.perf_counter()
@@ -132,7 +135,7 @@ def _worker_pipeline(wav: Path, roster: Path) -> dict:
             settings,
             ("txt", "docx", "json", "srt", "vtt"),
             meeting=MeetingInfo(title="霞野市議会定例会"),
-            options=JobOptions(roster=roster),
+            options=JobOptions(roster=roster, agenda=agenda if agenda.exists() else None),
         )
         wall = time.perf_counter() - t0
         names = {s.id: (s.name or f"発言者{s.id}") for s in result.minutes.speakers}
@@ -194,20 +197,25 @@ def _roster(people: list[dict], path: Path) -> Path:
     return path
 
 
+AGENDA = "一般質問\n子育て支援\n放課後児童クラブ\n個別避難計画\n防災行政無線\n霞野市議会定例会\n"
+
+
 def bench(wav: Path, truth_path: Path, kinds: list[str]) -> None:
-    """Run and print one meeting's figures."""
+    """Run and print one meeting's figures (the hypotheses are kept next to the audio)."""
     truth = json.loads(truth_path.read_text(encoding="utf-8"))
     people = {p["key"]: p["name"] for p in truth["people"]}
     turns = [{**t, "speaker": people.get(t["speaker"], "（議場）")} for t in truth["turns"]]
     reference = "".join(t["text"] for t in truth["turns"])
     audio_s = truth["turns"][-1]["end"] + 1.0
     roster = _roster(truth["people"], wav.with_suffix(".roster.csv"))
+    wav.with_suffix(".agenda.txt").write_text(AGENDA, encoding="utf-8")
     print(f"meeting {wav.name}: {audio_s / 60:.1f} min, {len(turns)} turns, "
           f"{len(people)} speakers, {len(normalize(reference))} reference chars", flush=True)
     results = {}
     for kind in kinds:
         r = _run_worker(kind, wav, roster)
         results[kind] = r
+        wav.with_suffix(f".{kind}.txt").write_text(r["text"], encoding="utf-8")
         line = (f"  {kind:<11} wall {r['wall']:7.1f} s  speed {audio_s / r['wall']:5.1f}x  "
                 f"peak RSS {r['rss_mb']:6.0f} MB  CER {cer(reference, r['text']):.3f}")
         if kind == "pipeline":

@@ -161,8 +161,9 @@ def fix_punctuation(text: str, rules: CleanupRules) -> str:
         text = re.sub(rf"(?<=[{_JA}])\.(?!\d)\s*", "。", text)
         text = re.sub(rf"(?<=[{_JA}])\?\s*", "？", text)
         text = re.sub(rf"(?<=[{_JA}])!\s*", "！", text)
-    if rules.spaces_to_comma:
-        text = re.sub(rf"(?<=[{_JA}0-9])[ 　]+(?=[{_JA}0-9])", "、", text)
+    # Whisper puts spaces inside Japanese at odd places (「定例 会」); by default they go.
+    gap = "、" if rules.spaces_to_comma else ""
+    text = re.sub(rf"(?<=[{_JA}0-9])[ 　]+(?=[{_JA}0-9])", gap, text)
     text = re.sub(r"、{2,}", "、", text)
     text = re.sub(r"^[、。]+", "", text)
     text = re.sub(r"、(?=[。？！])", "", text)

@@ -104,3 +104,22 @@ def test_srt_and_vtt_name_speakers(tmp_path: Path) -> None:
     assert vtt.startswith("WEBVTT") and "<v 議長（山田太郎君）>ただいまから" in vtt
     assert "<v 発言者B>異議なし。" in vtt
     assert "00:00:02,500 --> 00:00:03,000" in (tmp_path / "m.srt").read_text("utf-8")
+
+
+def test_remember_names_given_in_the_editor(tmp_path: Path) -> None:
+    from speech import remember_speakers
+    from speech.roster import VoicePrintStore
+
+    job = tmp_path / "job"
+    job.mkdir()
+    np.savez(job / "speakers.npz", A=np.eye(3)[0], B=np.eye(3)[1], C=np.eye(3)[2])
+    write_exports(MINUTES, tmp_path, "m", ["json"])
+    data = json.loads((tmp_path / "m.json").read_text("utf-8"))
+    data["speakers"][1].update(name="佐藤花子", role="市長")
+    (tmp_path / "m.json").write_text(json.dumps(data, ensure_ascii=False), "utf-8")
+    settings = SpeechSettings(data_dir=tmp_path / "data")
+    assert remember_speakers(tmp_path / "m.json", job, settings) == ["山田太郎", "佐藤花子", "田中美咲"]
+    prints = VoicePrintStore(tmp_path / "data" / "voiceprints.json").load()
+    assert prints["佐藤花子"].role == "市長" and prints["佐藤花子"].embedding[1] == pytest.approx(1)
+    with pytest.raises(SpeechError, match="no speaker voices"):
+        remember_speakers(tmp_path / "m.json", tmp_path, settings)
