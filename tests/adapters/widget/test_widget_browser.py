@@ -263,6 +263,31 @@ def test_typing_indicator_while_the_answer_is_coming(
     expect(last_answer(page)).to_have_text("Hi there")
 
 
+def test_rasa_button_sends_its_payload_and_shows_its_title(
+    ctx: tuple[Any, Page, PageWatch], widget_gateway: Gateway
+) -> None:
+    _, page, _ = ctx
+    sent: list[str] = []
+
+    def bot(route: Any) -> None:
+        sent.append(json.loads(route.request.post_data or "{}")["message"])
+        message = {"text": "Did that help?",
+                   "buttons": [{"title": "Yes, thanks", "payload": "/affirm"}]}
+        route.fulfill(
+            status=200, content_type="text/event-stream",
+            body=f"event: message\ndata: {json.dumps(message)}\n\nevent: done\ndata: {{}}\n\n",
+        )
+
+    page.route("**/api/chat/stream", bot)
+    open_widget(page, f"{widget_gateway.url}/demo")
+    ask(page, "hello")
+    bots = page.locator(".log .msg.bot").count()
+    page.locator(".log .chip", has_text="Yes, thanks").click()
+    settle(page, bots)
+    assert sent == ["hello", "/affirm"]
+    expect(page.locator(".log .msg.user").last).to_have_text("You: Yes, thanks")
+
+
 def test_falls_back_to_rest_when_streaming_is_unavailable(
     ctx: tuple[Any, Page, PageWatch], widget_gateway: Gateway
 ) -> None:
@@ -340,13 +365,12 @@ def test_host_page_css_does_not_leak_in(
     assert "255, 209, 220" in page.locator(".page-button").evaluate(
         "e => getComputedStyle(e).backgroundColor")
     launcher = page.locator(".launcher")
-    style = launcher.evaluate(
-        "e => { const s = getComputedStyle(e);"
-        " return [s.backgroundColor, s.fontFamily, s.fontSize, s.borderStyle]; }"
-    )
-    assert style[0] == "rgb(23, 74, 143)"
-    assert "Times" not in style[1] and "system-ui" in style[1]
-    assert style[2] == "16px" and style[3] == "none"
+    # Polled: the colour eases in (a short transition) once the stylesheet has loaded.
+    expect(launcher).to_have_css("background-color", "rgb(23, 74, 143)")
+    expect(launcher).to_have_css("font-size", "16px")
+    expect(launcher).to_have_css("border-style", "none")
+    font = launcher.evaluate("e => getComputedStyle(e).fontFamily")
+    assert "Times" not in font and "system-ui" in font
 
 
 def test_on_a_phone_the_panel_is_full_screen(
