@@ -84,6 +84,7 @@ class Retriever:
         """
         with self._lock:
             self.embedder.warm_up()
+            detect_language("warm up the Latin-script detector")  # loads lingua's models once
             kb = kb or self._load_kb_or_snapshot(fallback_to_snapshot)
             expected = Manifest(
                 FORMAT_VERSION, self.embedder.name, self.embedder.version, kb.digest, 0
@@ -164,7 +165,12 @@ class Retriever:
     ) -> list[FaqHit]:
         """Fuse raw scores into ranked hits (``settings.fusion``)."""
         kb = self._require().kb
-        fused = fuse(dense, lexical, self.settings.fusion, self.settings.lexical_weight)
+        weight = (
+            self.settings.lexical_weight
+            if lang in ("ja", "ja-easy")
+            else self.settings.lexical_weight_other
+        )
+        fused = fuse(dense, lexical, self.settings.fusion, weight)
         ordered = sorted(fused.items(), key=lambda kv: (kv[1], dense.get(kv[0], 0.0)), reverse=True)
         return [
             FaqHit(

@@ -30,6 +30,9 @@ class RetrievalSettings(BaseModel):
     # dev split in bench/retrieval_quality.py.
     fusion: str = "weighted"
     lexical_weight: float = 0.05
+    # For queries in other languages than Japanese (their BM25 is on plain words or
+    # character bigrams, a weaker signal); chosen on the cross-lingual dev queries.
+    lexical_weight_other: float = 0.02
     # Confidence = logistic(c0 + c1·cosine + c2·margin + c3·lexical share); fitted on the
     # dev split by bench/retrieval_quality.py --fit (see retrieval/fuse.py).
     confidence_coef: tuple[float, float, float, float] = (-65.37, 67.62, 32.22, 7.19)
