@@ -203,3 +203,38 @@ def test_broken_kb_file_keeps_the_last_good_kb_serving(tiny: RetrievalSettings) 
     restarted.warm_up(fallback_to_snapshot=True)
     assert restarted.kb_error and "faq.yml" in restarted.kb_error
     assert restarted.search("住民票")[0].entry_id == "juminhyo"
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["😀🎉👍", "保育園 nursery 어린이집 申込", "あ" * 10_000, "<script>alert(1)</script> 住民票"],
+)
+def test_odd_queries_get_an_answer_not_an_error(tiny: RetrievalSettings, query: str) -> None:
+    retriever = Retriever(tiny)
+    retriever.warm_up()
+    answer = retriever.answer(query)
+    assert answer.kind in ("answer", "clarify", "unknown")
+    assert answer.contact.phone.startswith("0299-00-")
+    if query.startswith("😀"):
+        assert answer.kind != "answer"  # nothing to go on: no confident answer
+
+
+def test_html_in_kb_content_is_returned_as_plain_text(tiny: RetrievalSettings) -> None:
+    from retrieval import Entry
+
+    retriever = Retriever(tiny)
+    retriever.warm_up()
+    retriever.upsert_entry(
+        Entry(
+            id="xss",
+            category="general",
+            department="general",
+            source_url="https://www.city.example.jp/x",
+            questions={"ja": ("図書館の休館日は？",)},
+            answers={"ja": "<b>月曜</b>は休館です<script>alert(1)</script>"},
+        )
+    )
+    answer = retriever.answer("図書館の休館日は？")
+    # Retrieval never rewrites content; escaping is each channel's job (widget: textContent,
+    # LINE: plain text), so the text arrives exactly as written.
+    assert answer.entry_id == "xss" and answer.text.endswith("<script>alert(1)</script>")
