@@ -8,6 +8,7 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
+from adapters.language_guard import unsupported_language, unsupported_messages
 from adapters.rasa_client import RasaClient, RasaUnavailable
 from adapters.render import answer_messages
 from retrieval import Retriever, detect_language
@@ -34,10 +35,21 @@ class ChatService:
     async def handle(self, sender: str, message: str, metadata: dict[str, Any]) -> ChatReply:
         """Answer one message from ``sender``."""
         given = metadata.get("lang") if isinstance(metadata.get("lang"), str) else None
-        lang = detect_language(message, given=given).lang
+        guess = detect_language(message, given=given)
+        lang = guess.lang
+        # Neither Rasa nor retrieval can help in a language we do not support: say so, in
+        # English and Japanese, naming the languages we do.
+        other = await run_in_threadpool(unsupported_language, message)
+        if other:
+            log.info("message in unsupported language %s from %s", other, sender)
+            return ChatReply(unsupported_messages(other), "en", degraded=not self.rasa.rasa.up)
+        # The action server keeps an explicit (UI) language over a detected one.
+        source = "ui" if guess.reason == "given" else "detected"
         if self.rasa.rasa.up:
             try:
-                messages = await self.rasa.send(sender, message, {**metadata, "lang": lang})
+                messages = await self.rasa.send(
+                    sender, message, {**metadata, "lang": lang, "lang_source": source}
+                )
             except RasaUnavailable as exc:
                 log.warning("Rasa unavailable, answering from retrieval: %s", exc)
             else:

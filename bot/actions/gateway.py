@@ -1,0 +1,46 @@
+"""The action server's client for the gateway's internal HTTP API.
+
+The action server runs in the Rasa environment (Python 3.10), which cannot import the app's
+retrieval code (Python 3.11); the gateway holds the one FAISS index, the KB and the
+feedback/ticket stores, and the actions ask it over loopback (``MADOGUCHI_GATEWAY_URL``).
+Every call returns None when the gateway cannot answer, and each caller says what it does
+then: the resident always gets a reply.
+"""
+
+import logging
+import os
+from typing import Any, Dict, Optional, Text
+
+import aiohttp
+
+log = logging.getLogger(__name__)
+GATEWAY_URL = os.environ.get("MADOGUCHI_GATEWAY_URL", "http://127.0.0.1:8000").rstrip("/")
+TIMEOUT = aiohttp.ClientTimeout(total=float(os.environ.get("MADOGUCHI_ACTION_TIMEOUT", "8")))
+
+
+async def post(path: Text, body: Dict[Text, Any]) -> Optional[Dict[Text, Any]]:
+    """POST ``body`` as JSON to the gateway; the JSON reply, or None on any failure."""
+    try:
+        async with aiohttp.ClientSession(timeout=TIMEOUT) as session:
+            async with session.post(f"{GATEWAY_URL}{path}", json=body) as response:
+                if response.status != 200:
+                    log.warning("gateway %s answered HTTP %s", path, response.status)
+                    return None
+                return await response.json()
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        log.warning("gateway %s unreachable: %s", path, exc)
+        return None
+
+
+async def get(path: Text, params: Dict[Text, Text]) -> Optional[Dict[Text, Any]]:
+    """GET from the gateway; the JSON reply, or None on any failure."""
+    try:
+        async with aiohttp.ClientSession(timeout=TIMEOUT) as session:
+            async with session.get(f"{GATEWAY_URL}{path}", params=params) as response:
+                if response.status != 200:
+                    log.warning("gateway %s answered HTTP %s", path, response.status)
+                    return None
+                return await response.json()
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        log.warning("gateway %s unreachable: %s", path, exc)
+        return None

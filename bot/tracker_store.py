@@ -1,0 +1,104 @@
+"""Rasa's SQL tracker store with personal data masked, on SQLite or PostgreSQL.
+
+Why a tracker-store subclass: the tracker store is where Rasa keeps conversations for good
+(and what analytics read), while NLU and the actions must still see the resident's real text
+during the turn. Masking as events are *written* gives both: the turn runs on the real text,
+the database only ever holds ``[PHONE]``, ``[MYNUMBER]``, ``[EMAIL]``, ``[ADDRESS]``. A custom
+NLU component could not do this (it would hide the text from the NLU itself), and an event
+broker would leave the tracker store unmasked. No event broker is configured; one added later
+receives unmasked events and needs the same treatment.
+
+Masked: user texts (message and parse data) and string slot values (a form's ``from_text``
+slot briefly holds the raw answer). Bot texts are the city's own words (its phone numbers
+are public) and are kept.
+
+The rules are the app's own ``adapters/privacy.py``, loaded by file path: that module is
+stdlib-only for this reason, so the two sides cannot drift apart and the Rasa environment
+does not import the app's packages.
+
+Database: ``MADOGUCHI_TRACKER_URL`` (an SQLAlchemy URL such as
+``postgresql://madoguchi:secret@db.internal:5432/madoguchi``) wins when set; otherwise SQLite
+at ``MADOGUCHI_TRACKER_DB`` (the endpoints.yml ``db``). PostgreSQL needs ``psycopg2-binary``,
+which the Rasa lock already pins.
+"""
+
+import importlib.util
+import json
+import logging
+import os
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Callable, Dict, Optional, Text
+
+from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.nlu.constants import INTENT_NAME_KEY
+
+log = logging.getLogger(__name__)
+PRIVACY_FILE = Path(__file__).resolve().parent.parent / "adapters" / "privacy.py"
+
+
+def _load_privacy(path: Path = PRIVACY_FILE) -> ModuleType:
+    spec = importlib.util.spec_from_file_location("madoguchi_privacy", path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load the PII rules from {path} (needed to mask the tracker store)")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+mask_pii: Callable[[str], str] = _load_privacy().mask_pii
+
+
+def mask_event(data: Dict[Text, Any]) -> Dict[Text, Any]:
+    """A copy of a serialised event with user text and string slot values masked."""
+    data = json.loads(json.dumps(data))
+    if data.get("event") == "user":
+        if isinstance(data.get("text"), str):
+            data["text"] = mask_pii(data["text"])
+        parse = data.get("parse_data") or {}
+        if isinstance(parse.get("text"), str):
+            parse["text"] = mask_pii(parse["text"])
+        for entity in parse.get("entities") or []:
+            if isinstance(entity.get("value"), str):
+                entity["value"] = mask_pii(entity["value"])
+    elif data.get("event") == "slot" and isinstance(data.get("value"), str):
+        data["value"] = mask_pii(data["value"])
+    return data
+
+
+def _url_kwargs(url: Text) -> Dict[Text, Any]:
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    return {"dialect": parsed.drivername, "host": parsed.host, "port": parsed.port,
+            "db": parsed.database, "username": parsed.username, "password": parsed.password}
+
+
+class MaskingSQLTrackerStore(SQLTrackerStore):
+    """SQLTrackerStore that masks personal data in what it writes."""
+
+    def __init__(self, domain: Optional[Any] = None, **kwargs: Any) -> None:
+        url = os.environ.get("MADOGUCHI_TRACKER_URL", "").strip()
+        if url:
+            kwargs.update(_url_kwargs(url))
+            log.info("tracker store: %s on %s", kwargs["dialect"], kwargs["host"])
+        super().__init__(domain=domain, **kwargs)
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        """Append the tracker's new events, masked (same rows as SQLTrackerStore.save)."""
+        await self.stream_events(tracker)
+        with self.session_scope() as session:
+            for event in self._additional_events(session, tracker):
+                data = mask_event(event.as_dict())
+                session.add(
+                    self.SQLEvent(
+                        sender_id=tracker.sender_id,
+                        type_name=event.type_name,
+                        timestamp=data.get("timestamp"),
+                        intent_name=(data.get("parse_data") or {}).get("intent", {}).get(INTENT_NAME_KEY),
+                        action_name=data.get("name"),
+                        data=json.dumps(data),
+                    )
+                )
+            session.commit()
