@@ -5,7 +5,13 @@ from __future__ import annotations
 import runpy
 import sys
 
-BENCHMARKS = ["bench.chat_latency", "bench.minutes_bench"]
+BENCHMARKS = [
+    "bench.chat_latency",
+    "bench.retrieval_quality",
+    "bench.retrieval_speed",
+    "bench.minutes_bench",
+    "bench.nlu_eval",
+]
 
 
 def main() -> None:
