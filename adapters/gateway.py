@@ -22,7 +22,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from adapters import api, widget
+from adapters import api, clerk, widget
 from adapters.chat import ChatService
 from adapters.line import LineBodyLimit, LineChannel
 from adapters.line import router as line_router
@@ -55,12 +55,14 @@ def create_app(settings: Settings | None = None, retriever: Retriever | None = N
             app.state.rasa = RasaClient(settings.rasa, http)
             app.state.chat = ChatService(app.state.rasa, app.state.retriever)
             app.state.line = LineChannel(settings, http, app.state.chat, app.state.retriever)
+            close_clerk = clerk.open_clerk(app, settings)
             await app.state.rasa.probe()
             probe = asyncio.create_task(app.state.rasa.probe_forever())
             log.info("gateway ready: %d FAQ entries", len(app.state.retriever.kb.entries))
             try:
                 yield
             finally:
+                close_clerk()
                 app.state.line.close()
                 probe.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -73,9 +75,13 @@ def create_app(settings: Settings | None = None, retriever: Retriever | None = N
         lifespan=lifespan,
     )
     app.add_middleware(
-        LineBodyLimit,
-        max_bytes=settings.gateway.max_body_bytes,
-        line_max_bytes=settings.line.max_body_bytes,
+        clerk.ClerkBodyLimit,
+        max_bytes=settings.clerk.max_chunk_bytes,
+        other=lambda inner: LineBodyLimit(
+            inner,
+            max_bytes=settings.gateway.max_body_bytes,
+            line_max_bytes=settings.line.max_body_bytes,
+        ),
     )
     if settings.gateway.cors_origins:
         # Added last, so outermost: even a 413 from the body limit carries CORS headers.
@@ -91,6 +97,7 @@ def create_app(settings: Settings | None = None, retriever: Retriever | None = N
     app.include_router(api.router)
     app.include_router(line_router)
     widget.install(app)
+    clerk.install(app)
     return app
 
 

@@ -101,6 +101,26 @@ class GatewaySettings(BaseModel):
         return origins
 
 
+class ClerkSettings(BaseModel):
+    """The clerk web app for minutes (issue 7): accounts, uploads, the job worker."""
+
+    # Largest recording accepted (a full-day session as WAV runs to several GB).
+    max_upload_bytes: int = 8 * 1024**3
+    # Largest body of one upload chunk (PUT); the client sends chunks of at most this.
+    max_chunk_bytes: int = 8 * 1024**2
+    # Signs nothing the browser can forge: session tokens are stored hashed with it. Empty in
+    # mode "dev": a random one is generated and kept in <data_dir>/clerk/session_secret.
+    # Outside dev an empty or placeholder secret is refused when the app starts.
+    session_secret: SecretStr = SecretStr("")
+    session_ttl_s: float = 12 * 3600
+    # Set on HTTPS deployments: the session cookie is then only sent over HTTPS.
+    secure_cookie: bool = False
+    # Run the job worker inside the gateway (off: run `madoguchi worker` separately or none).
+    embedded_worker: bool = True
+    # How often an idle worker looks for a queued job.
+    poll_interval_s: float = 1.0
+
+
 class Settings(BaseSettings):
     """Everything configurable, grouped per component."""
 
@@ -118,3 +138,4 @@ class Settings(BaseSettings):
     speech: SpeechSettings = SpeechSettings()
     line: LineSettings = LineSettings()
     storage: StorageSettings = StorageSettings()
+    clerk: ClerkSettings = ClerkSettings()

@@ -1,0 +1,95 @@
+"""The clerk web app for council minutes (issue 7): accounts, resumable uploads, a job queue
+with a worker, a review editor synced to the audio, exports and finalize.
+
+``install(app, settings)`` adds the routes (pages under ``/clerk/``, API under
+``/api/clerk/``, assets under ``/static/clerk/``); ``open_clerk(app, settings)`` runs in the
+gateway's lifespan (store, embedded worker) and returns the function that closes them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from adapters.clerk import api, auth, pages
+from adapters.clerk.auth import session_secret
+from adapters.clerk.errors import ClerkError
+from adapters.clerk.queue import Queue, SqliteQueue, Worker, start_embedded
+from adapters.clerk.store import ClerkStore
+from adapters.limits import BodySizeLimit
+from adapters.settings import Settings
+
+__all__ = [
+    "ClerkBodyLimit",
+    "ClerkError",
+    "ClerkStore",
+    "Queue",
+    "SqliteQueue",
+    "Worker",
+    "install",
+    "open_clerk",
+    "open_store",
+]
+
+
+def open_store(settings: Settings) -> ClerkStore:
+    """The clerk store at ``<data_dir>/clerk/clerk.db``."""
+    data = Path(settings.storage.data_dir) / "clerk"
+    return ClerkStore(data / "clerk.db", session_secret(settings))
+
+
+def install(app: FastAPI) -> None:
+    """Add the clerk app's routes, assets and error mapping to the gateway."""
+    app.include_router(auth.router)
+    app.include_router(api.router)
+    app.include_router(pages.router)
+    app.mount("/static/clerk", StaticFiles(directory=pages.STATIC_DIR), name="clerk-static")
+    app.add_exception_handler(ClerkError, _clerk_error)
+
+
+async def _clerk_error(request: Request, exc: Exception) -> JSONResponse:
+    status = api.error_status(exc) if isinstance(exc, ClerkError) else 500
+    return JSONResponse(status_code=status, content={"detail": str(exc)})
+
+
+def open_clerk(app: FastAPI, settings: Settings) -> Callable[[], None]:
+    """Open the store (and start the embedded worker if enabled); return the closer."""
+    store = open_store(settings)
+    app.state.clerk_store = store
+    halt: Callable[[], None] | None = None
+    if settings.clerk.embedded_worker:
+        work = Path(settings.storage.data_dir) / "clerk" / "jobs"
+        halt = start_embedded(
+            SqliteQueue(store), settings.speech, work, settings.clerk.poll_interval_s
+        )
+
+    def close() -> None:
+        if halt:
+            halt()
+        store.close()
+
+    return close
+
+
+class ClerkBodyLimit:
+    """Route ``/api/clerk/`` bodies (upload chunks, whole minutes) to a larger limit.
+
+    The gateway's default limit is sized for chat messages; upload chunks and minutes
+    documents are megabytes. Every other path goes through ``other(app)`` (the usual limit).
+    """
+
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, other: Callable[[ASGIApp], ASGIApp]
+    ) -> None:
+        self.inner = other(app)
+        self.clerk = BodySizeLimit(app, max_bytes)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        target = self.clerk if path.startswith("/api/clerk/") else self.inner
+        await target(scope, receive, send)
