@@ -19,7 +19,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from adapters.clerk import api, auth, pages
 from adapters.clerk.auth import session_secret
 from adapters.clerk.errors import ClerkError
-from adapters.clerk.queue import Queue, SqliteQueue, Worker, start_embedded
+from adapters.clerk.queue import Queue, SqliteQueue
+from adapters.clerk.worker import Worker, start_embedded
 from adapters.clerk.store import ClerkStore
 from adapters.limits import BodySizeLimit
 from adapters.settings import Settings
