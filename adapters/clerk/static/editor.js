@@ -400,6 +400,7 @@ document.addEventListener("DOMContentLoaded", () => {
   document.getElementById("finalize").addEventListener("click", finalize);
   document.getElementById("history").addEventListener("toggle", (e) => { if (e.target.open) loadHistory(); });
   document.addEventListener("clerk-lang", () => S.doc && renderAll());
-  window.addEventListener("beforeunload", (e) => { if (S.dirty) e.preventDefault(); });
+  // No beforeunload prompt: every edit is already in the localStorage draft, which the next
+  // visit saves (or shows as a conflict), so leaving the page loses nothing.
   load();
 });

@@ -58,6 +58,7 @@ def gateway(settings, retriever, tmp_path_factory) -> Iterator[str]:  # type: ig
     if not server.started:
         pytest.fail("the gateway did not start within 60 s")
     app.state.clerk_store.add_user("suzuki", PASSWORD, "clerk")
+    _APP["app"] = app
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
@@ -140,3 +141,144 @@ def _review(page: Page, gateway: str, wav: Path, tmp_path: Path) -> None:
     info.value.save_as(path)
     doc = "\n".join(p.text for p in Document(str(path)).paragraphs)
     assert "山田太郎" in doc and "（確認済み）" in doc, doc
+
+
+# --- the editor on a prepared transcript (no Whisper run needed) -----------------------------
+
+
+@pytest.fixture
+def minutes(gateway: str, meeting_wav: Path) -> tuple[int, Any]:
+    """Minutes ready for review: the synthetic recording and a two-line transcript."""
+    from tests.adapters.clerk.test_api import DOC
+
+    store = _store()
+    user = store.users()[0]
+    upload = store.add_upload(user, meeting_wav.name, meeting_wav.stat().st_size, meeting_wav)
+    job = store.add_job(upload, "委員会")
+    store.save_version(job.id, None, DOC, "worker")
+    store.update_job(job.id, status="done")
+    return job.id, store
+
+
+_APP: dict[str, Any] = {}
+
+
+def _store() -> Any:
+    return _APP["app"].state.clerk_store
+
+
+@pytest.fixture
+def page(browser: Any, gateway: str) -> Iterator[Page]:
+    context, page, watch = open_context(browser, viewport={"width": 1280, "height": 860})
+    try:
+        yield page
+    finally:
+        context.close()
+    assert watch.dialogs == [], f"a dialog opened: {watch.dialogs}"
+    assert [e for e in watch.console_errors if "Content Security Policy" in e] == []
+
+
+def _login(page: Page, gateway: str, target: str) -> None:
+    page.goto(f"{gateway}{target}")
+    page.locator("#name").fill("suzuki")
+    page.locator("#password").fill(PASSWORD)
+    page.locator("#login-button").click()
+    expect(page).to_have_url(f"{gateway}{target}")
+
+
+def _type_at_end(page: Page, line: int, text: str) -> None:
+    page.locator("#transcript .line .text").nth(line).click()
+    page.keyboard.press("End")
+    page.keyboard.type(text)
+
+
+def test_two_clerks_editing_at_once_see_the_conflict_and_lose_nothing(
+    page: Page, gateway: str, minutes: tuple[int, Any]
+) -> None:
+    job_id, store = minutes
+    _login(page, gateway, f"/clerk/minutes/{job_id}")
+    expect(page.locator("#transcript .line")).to_have_count(2)
+    # Another clerk saves while this one is reading.
+    theirs = store.latest(job_id).doc
+    theirs["segments"][1]["text"] = "質問いたします。"
+    store.save_version(job_id, 1, theirs, "tanaka")
+    _type_at_end(page, 0, "（鈴木）")
+    conflict = page.locator("#conflict")
+    expect(conflict).to_be_visible(timeout=10_000)
+    expect(conflict).to_contain_text("開会します。（鈴木）")  # mine
+    expect(conflict).to_contain_text("質問いたします。")  # theirs
+    page.locator("#keep-mine").click()
+    expect(page.locator("#save-status")).to_have_attribute("data-state", "saved")
+    assert store.latest(job_id).version == 3
+    assert store.latest(job_id).doc["segments"][0]["text"] == "開会します。（鈴木）"
+    assert store.version(job_id, 2).doc["segments"][1]["text"] == "質問いたします。"  # kept
+
+
+def test_an_edit_made_after_the_session_expired_is_saved_after_login(
+    page: Page, gateway: str, minutes: tuple[int, Any]
+) -> None:
+    job_id, store = minutes
+    _login(page, gateway, f"/clerk/minutes/{job_id}")
+    expect(page.locator("#transcript .line")).to_have_count(2)
+    page.context.clear_cookies()  # the session is gone
+    _type_at_end(page, 1, "（追記）")
+    expect(page.locator("#session-expired")).to_be_visible(timeout=10_000)
+    assert store.latest(job_id).version == 1
+    page.locator("#relogin").click()
+    page.locator("#name").fill("suzuki")
+    page.locator("#password").fill(PASSWORD)
+    page.locator("#login-button").click()
+    expect(page).to_have_url(f"{gateway}/clerk/minutes/{job_id}")
+    expect(page.locator("#save-status")).to_have_attribute("data-state", "saved", timeout=10_000)
+    assert store.latest(job_id).doc["segments"][1]["text"] == "質問します。（追記）"
+
+
+def test_shortcuts_modes_merge_split_and_english(
+    page: Page, gateway: str, minutes: tuple[int, Any]
+) -> None:
+    job_id, store = minutes
+    _login(page, gateway, f"/clerk/minutes/{job_id}")
+    lines = page.locator("#transcript .line")
+    expect(lines).to_have_count(2)
+    player = "document.getElementById('player')"
+    page.wait_for_function(f"{player}.readyState >= 1")
+
+    lines.nth(0).locator(".text").click()
+    page.keyboard.press("Alt+ArrowDown")
+    expect(lines.nth(1).locator(".text")).to_be_focused()
+    assert page.evaluate(f"{player}.currentTime") == pytest.approx(2.0, abs=0.05)
+    expect(lines.nth(1)).to_have_class(re.compile(r"\bplaying\b"))
+    page.keyboard.press("Control+Space")
+    page.wait_for_function(f"!{player}.paused")
+    page.keyboard.press("Control+Space")
+    page.wait_for_function(f"{player}.paused")
+
+    # 全文 shows what was said, low-confidence words marked; 整文 the cleaned text.
+    page.locator("#mode-verbatim").click()
+    expect(lines.nth(0).locator(".text")).to_have_text("えー開会します。")
+    expect(lines.nth(0).locator("mark.low")).to_have_text("えー開会")
+    page.locator("#mode-clean").click()
+    expect(lines.nth(0).locator(".text")).to_have_text("開会します。")
+
+    lines.nth(0).locator(".merge").click()
+    expect(lines).to_have_count(1)
+    expect(lines.nth(0).locator(".text")).to_have_text("開会します。質問します。")
+    lines.nth(0).locator(".text").click()
+    page.keyboard.press("End")
+    for _ in range(6):
+        page.keyboard.press("ArrowLeft")
+    lines.nth(0).locator(".split").click()
+    expect(lines).to_have_count(2)
+    expect(lines.nth(1).locator(".text")).to_have_text("質問します。")
+    expect(page.locator("#save-status")).to_have_attribute("data-state", "saved", timeout=10_000)
+    saved = store.latest(job_id).doc["segments"]
+    assert [s["text"] for s in saved] == ["開会します。", "質問します。"]
+
+    page.locator(".lang-switch").click()
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    expect(page.locator("#finalize")).to_have_text("Finalize (lock this version)")
+    page.locator("#finalize").click()
+    page.locator("#finalize").click()
+    expect(page.locator("#save-status")).to_have_attribute("data-state", "final")
+    expect(lines.nth(0).locator(".text")).to_have_attribute("contenteditable", "false")
+    assert store.latest(job_id).final
