@@ -28,6 +28,7 @@ _KANJI_DIGITS = {"〇": 0, "零": 0, "一": 1, "二": 2, "三": 3, "四": 4, "�
 _KANJI_UNITS = {"十": 10, "百": 100, "千": 1000}
 _KANJI_NUM = "[〇零一二三四五六七八九十百千]+"
 _JA = r"\u3040-\u30ff\u3400-\u9fff\uff10-\uff19々ー"
+_SENTENCE_END = r"(?:ます|です|した|ません|ください|ります|ました|でしょうか|ますか|ですか)$"
 _FULL = str.maketrans("0123456789", "０１２３４５６７８９")
 _HALF = str.maketrans("０１２３４５６７８９", "0123456789")
 
@@ -161,9 +162,17 @@ def fix_punctuation(text: str, rules: CleanupRules) -> str:
         text = re.sub(rf"(?<=[{_JA}])\.(?!\d)\s*", "。", text)
         text = re.sub(rf"(?<=[{_JA}])\?\s*", "？", text)
         text = re.sub(rf"(?<=[{_JA}])!\s*", "！", text)
-    # Whisper puts spaces inside Japanese at odd places (「定例 会」); by default they go.
-    gap = "、" if rules.spaces_to_comma else ""
-    text = re.sub(rf"(?<=[{_JA}0-9])[ 　]+(?=[{_JA}0-9])", gap, text)
+    # Whisper marks pauses with spaces, also inside words (「定例 会」): after a sentence end
+    # (ます, です, した…) a space becomes 。, after other kana 、, and inside kanji it goes.
+    def pause(m: re.Match[str]) -> str:
+        before = text[: m.start()]
+        if re.search(_SENTENCE_END, before):
+            return "。"
+        if rules.spaces_to_comma or re.search(r"[\u3040-\u309f]$", before):
+            return "、"
+        return ""
+
+    text = re.sub(rf"(?<=[{_JA}0-9])[ 　]+(?=[{_JA}0-9])", pause, text)
     text = re.sub(r"、{2,}", "、", text)
     text = re.sub(r"^[、。]+", "", text)
     text = re.sub(r"、(?=[。？！])", "", text)

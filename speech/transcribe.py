@@ -8,7 +8,7 @@ frozen dataclasses here, at the edge, so nothing downstream depends on faster-wh
 Decoding options are fixed for Japanese council audio: word timestamps (the editor and
 diarization align on them), Silero VAD (long silences in council sessions are where Whisper
 hallucinates), and the usual hallucination guards (compression ratio, log-probability,
-no-speech); context is carried only within a chunk, so one bad window cannot repeat itself
+no-speech) with no text carried from window to window, so one bad window cannot repeat itself
 through the rest of a two-hour session. On top of Whisper's own
 guards, ``drop_word_loops`` cuts a word n-gram repeated over and over (the classic base-model
 loop, 「ありがとうございます」×40) down to two occurrences.
@@ -45,11 +45,10 @@ ProgressCallback = Callable[[float, float], None]
 
 _DECODE_OPTIONS: dict[str, Any] = {
     "word_timestamps": True,
-    # Each chunk starts without context, so a bad window can repeat at most to the chunk's
-    # end; within a chunk, context helped: CER 0.095 with it vs 0.112 without on the benchmark
-    # meeting. A temperature fallback (a failed window) resets the prompt (faster-whisper's
-    # prompt_reset_on_temperature), and ``drop_word_loops`` catches what is left.
-    "condition_on_previous_text": True,
+    # No context between windows: one bad window cannot repeat itself to the end of a chunk,
+    # and on the benchmark's first chunk context made CER worse (0.166 vs 0.116 without
+    # hotwords) and decoding slower; hotwords (roster + agenda) gave 0.091.
+    "condition_on_previous_text": False,
     "compression_ratio_threshold": 2.4,
     "log_prob_threshold": -1.0,
     "no_speech_threshold": 0.6,
