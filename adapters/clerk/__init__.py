@@ -20,7 +20,7 @@ from adapters.clerk import api, auth, pages
 from adapters.clerk.auth import session_secret
 from adapters.clerk.errors import ClerkError
 from adapters.clerk.queue import Queue, SqliteQueue
-from adapters.clerk.worker import Worker, start_embedded
+from adapters.clerk.worker import Worker, jobs_dir, start_embedded
 from adapters.clerk.store import ClerkStore
 from adapters.limits import BodySizeLimit
 from adapters.settings import Settings
@@ -64,9 +64,11 @@ def open_clerk(app: FastAPI, settings: Settings) -> Callable[[], None]:
     app.state.clerk_store = store
     halt: Callable[[], None] | None = None
     if settings.clerk.embedded_worker:
-        work = Path(settings.storage.data_dir) / "clerk" / "jobs"
         halt = start_embedded(
-            SqliteQueue(store), settings.speech, work, settings.clerk.poll_interval_s
+            SqliteQueue(store),
+            settings.speech,
+            jobs_dir(settings.storage.data_dir),
+            settings.clerk.poll_interval_s,
         )
 
     def close() -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 import tempfile
 from collections.abc import AsyncIterator
@@ -28,8 +29,9 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from adapters.clerk.auth import SessionDep, store_of
-from adapters.clerk.errors import ClerkError, Conflict
-from adapters.clerk.store import Job
+from adapters.clerk.errors import ClerkError, Conflict, NotFound
+from adapters.clerk.store import Job, Session, Upload
+from adapters.clerk.worker import checkpoints, jobs_dir
 from adapters.settings import Settings
 from speech import (
     EmptyAudioError,
@@ -37,8 +39,11 @@ from speech import (
     SpeechError,
     minutes_from_dict,
     probe_audio,
+    remember_speakers,
     write_exports,
 )
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/clerk", tags=["clerk"])
 
@@ -94,10 +99,17 @@ def create_upload(body: NewUpload, session: SessionDep, request: Request) -> dic
     return {"id": upload.id, "offset": 0, "size": body.size, "chunk_bytes": limits.max_chunk_bytes}
 
 
+def _own_upload(store: Any, upload_id: str, session: Session) -> Upload:
+    u: Upload = store.upload(upload_id)
+    if u.user_id != session.user.id:
+        raise NotFound(f"no upload {upload_id!r}")  # others' uploads are not revealed
+    return u
+
+
 @router.get("/uploads/{upload_id}")
 def upload_status(upload_id: str, session: SessionDep, request: Request) -> dict[str, Any]:
     """Where an upload stands: resume by sending the chunk that starts at ``offset``."""
-    u = store_of(request).upload(upload_id)
+    u = _own_upload(store_of(request), upload_id, session)
     return {"id": u.id, "filename": u.filename, "offset": u.received, "size": u.size,
             "status": u.status}
 
@@ -108,7 +120,7 @@ async def upload_chunk(
 ) -> dict[str, Any]:
     """Append one chunk at ``offset``; the last one is checked to be audio."""
     store = store_of(request)
-    u = store.upload(upload_id)
+    u = _own_upload(store, upload_id, session)
     if u.status != "receiving":
         raise HTTPException(409, f"upload {upload_id} is {u.status}; it takes no more data")
     if offset != u.received:
@@ -129,17 +141,37 @@ async def upload_chunk(
             out.write(piece)
             received += len(piece)
     if received < u.size:
+        if u.received == 0 and not _looks_like_media(u.path):
+            # Refuse a wrong file after its first chunk, not after gigabytes.
+            await _probe_or_reject(store, u.id, u.filename, u.path, received)
         store.set_upload(upload_id, received, "receiving")
         return {"id": upload_id, "offset": received, "size": u.size, "complete": False}
-    try:
-        info = await run_in_threadpool(probe_audio, u.path)
-    except (NotAudioError, EmptyAudioError) as exc:
-        store.set_upload(upload_id, received, "rejected")
-        u.path.unlink(missing_ok=True)
-        raise HTTPException(415, f"{u.filename} is not a recording we can read: {exc}") from exc
+    info = await _probe_or_reject(store, u.id, u.filename, u.path, received)
     store.set_upload(upload_id, received, "complete")
     return {"id": upload_id, "offset": received, "size": u.size, "complete": True,
             "duration": info.duration}
+
+
+# Container signatures ffmpeg reads (WAV/AVI, MP3, FLAC, Ogg, Matroska/WebM, MP4/M4A/MOV,
+# AIFF, WMA/ASF, AMR). A first chunk without one is probed as it is before more is accepted.
+_MAGIC = (b"RIFF", b"ID3", b"fLaC", b"OggS", b"\x1aE\xdf\xa3", b"FORM", b"0&\xb2u", b"#!AMR")
+
+
+def _looks_like_media(path: Path) -> bool:
+    with path.open("rb") as f:
+        head = f.read(12)
+    mpeg_frame = len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0
+    return head.startswith(_MAGIC) or head[4:8] == b"ftyp" or mpeg_frame
+
+
+async def _probe_or_reject(store: Any, upload_id: str, filename: str, path: Path, received: int) -> Any:
+    """``probe_audio`` the (possibly partial) file; on failure drop it and answer 415."""
+    try:
+        return await run_in_threadpool(probe_audio, path)
+    except (NotAudioError, EmptyAudioError) as exc:
+        store.set_upload(upload_id, received, "rejected")
+        path.unlink(missing_ok=True)
+        raise HTTPException(415, f"{filename} is not a recording we can read: {exc}") from exc
 
 
 # --- jobs ------------------------------------------------------------------------------------
@@ -154,7 +186,7 @@ class NewJob(BaseModel):
 def create_job(body: NewJob, session: SessionDep, request: Request) -> dict[str, Any]:
     """Queue minutes for a completely uploaded recording."""
     store = store_of(request)
-    u = store.upload(body.upload_id)
+    u = _own_upload(store, body.upload_id, session)
     if u.status != "complete":
         raise HTTPException(
             409, f"upload {u.id} is {u.status} ({u.received}/{u.size} bytes); finish it first"
@@ -278,11 +310,30 @@ class Finalize(BaseModel):
 
 @router.post("/minutes/{job_id}/finalize")
 def finalize(job_id: int, body: Finalize, session: SessionDep, request: Request) -> dict[str, Any]:
-    """Lock the minutes at ``version`` (must be the current one): no more edits after this."""
+    """Lock the minutes at ``version`` (must be the current one): no more edits after this.
+
+    The speakers the clerk named are remembered by voice (``speech.remember_speakers``), so the
+    next session's minutes name them without a roster.
+    """
     store = store_of(request)
     current = store.latest(job_id)
     v = store.save_version(job_id, body.version, current.doc, session.user.name, final=True)
-    return {"version": v.version, "final": True}
+    return {"version": v.version, "final": True,
+            "remembered": _remember_voices(_settings(request), job_id, v.doc)}
+
+
+def _remember_voices(settings: Settings, job_id: int, doc: dict[str, Any]) -> list[str]:
+    job_dir = checkpoints(jobs_dir(settings.storage.data_dir), job_id)
+    if not (job_dir / "speakers.npz").is_file() or not any(s.get("name") for s in doc["speakers"]):
+        return []  # no voices kept (single speaker, diarization off) or nobody named
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "minutes.json"
+        path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+        try:
+            return remember_speakers(path, job_dir, settings.speech)
+        except SpeechError as exc:  # the minutes are final either way; say why in the log
+            log.warning("minutes %d: speakers not remembered: %s", job_id, exc)
+            return []
 
 
 @router.get("/minutes/{job_id}/export/{fmt}")

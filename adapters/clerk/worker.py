@@ -34,6 +34,16 @@ from speech import (
 log = logging.getLogger(__name__)
 
 
+def jobs_dir(data_dir: Path) -> Path:
+    """Where workers keep each job's folder (``<id>/checkpoints`` holds the speaker voices)."""
+    return Path(data_dir) / "clerk" / "jobs"
+
+
+def checkpoints(work_dir: Path, job_id: int) -> Path:
+    """The ``speech`` job folder of one job (chunk checkpoints, ``speakers.npz``)."""
+    return work_dir / str(job_id) / "checkpoints"
+
+
 class Worker:
     """Takes jobs from a ``Queue`` one at a time and runs the minutes pipeline on them."""
 
@@ -57,7 +67,7 @@ class Worker:
                 formats=("json",),
                 on_progress=self._reporter(job.id),
                 meeting=MeetingInfo(title=job.title),
-                options=JobOptions(job_dir=self.work_dir / str(job.id) / "checkpoints"),
+                options=JobOptions(job_dir=checkpoints(self.work_dir, job.id)),
             )
         except JobCancelled:
             log.info("minutes job %d cancelled", job.id)
@@ -120,9 +130,7 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     settings = Settings()
     store = open_store(settings)
-    worker = Worker(
-        SqliteQueue(store), settings.speech, Path(settings.storage.data_dir) / "clerk" / "jobs"
-    )
+    worker = Worker(SqliteQueue(store), settings.speech, jobs_dir(settings.storage.data_dir))
     stop = threading.Event()
     try:
         worker.run_forever(stop, settings.clerk.poll_interval_s)

@@ -112,6 +112,13 @@ def test_empty_too_large_and_not_audio_uploads_are_refused(client: TestClient, t
                     headers=h)
     r = client.put(f"/api/clerk/uploads/{r.json()['id']}?offset=0", content=text, headers=h)
     assert r.status_code == 415 and "not a recording we can read" in r.json()["detail"]
+    # A large wrong file is refused after its first chunk, not after all of it.
+    text = "議事録メモ\n".encode() * 60_000
+    r = client.post("/api/clerk/uploads", json={"filename": "memo.mp3", "size": len(text)},
+                    headers=h)
+    r = client.put(f"/api/clerk/uploads/{r.json()['id']}?offset=0", content=text[:200_000],
+                   headers=h)
+    assert r.status_code == 415 and "memo.mp3" in r.json()["detail"]
     # A chunk larger than the per-request limit is refused while it streams in.
     big = client.put("/api/clerk/uploads/x?offset=0", content=b"0" * 300_000, headers=h)
     assert big.status_code == 413
@@ -136,6 +143,8 @@ def test_upload_cut_off_halfway_resumes_at_the_servers_offset(client: TestClient
     assert r.status_code == 200 and r.json()["complete"] is True
     assert r.json()["duration"] == pytest.approx(0.5, abs=0.05)
     assert client.get(f"/api/clerk/uploads/{up['id']}").json()["status"] == "complete"
+    login(client, "admin")  # another user's upload is not theirs to see or continue
+    assert client.get(f"/api/clerk/uploads/{up['id']}").status_code == 404
 
 
 def test_job_queue_cancel_retry(client: TestClient, tmp_path: Path) -> None:
@@ -240,7 +249,7 @@ def test_exports_from_the_current_version_and_finalize(client: TestClient, minut
     r = client.post(f"/api/clerk/minutes/{minutes_id}/finalize", json={"version": 1}, headers=h)
     assert r.status_code == 409  # not the current version
     r = client.post(f"/api/clerk/minutes/{minutes_id}/finalize", json={"version": 2}, headers=h)
-    assert r.status_code == 200 and r.json() == {"version": 3, "final": True}
+    assert r.status_code == 200 and r.json() == {"version": 3, "final": True, "remembered": []}
     assert client.get(f"/api/clerk/minutes/{minutes_id}").json()["final"] is True
     r = client.put(f"/api/clerk/minutes/{minutes_id}", json={"base_version": 3, "doc": DOC},
                    headers=h)

@@ -59,6 +59,7 @@ def gateway(settings, retriever, tmp_path_factory) -> Iterator[str]:  # type: ig
         pytest.fail("the gateway did not start within 60 s")
     app.state.clerk_store.add_user("suzuki", PASSWORD, "clerk")
     _APP["app"] = app
+    _APP["settings"] = s
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
@@ -141,6 +142,13 @@ def _review(page: Page, gateway: str, wav: Path, tmp_path: Path) -> None:
     info.value.save_as(path)
     doc = "\n".join(p.text for p in Document(str(path)).paragraphs)
     assert "山田太郎" in doc and "（確認済み）" in doc, doc
+
+    # Finalizing locks the minutes and remembers the named voice for the next sessions.
+    page.locator("#finalize").click()
+    page.locator("#finalize").click()
+    expect(page.locator("#save-status")).to_have_attribute("data-state", "final")
+    prints = _APP["settings"].speech.data_dir / "voiceprints.json"
+    assert "山田太郎" in prints.read_text(encoding="utf-8")
 
 
 # --- the editor on a prepared transcript (no Whisper run needed) -----------------------------
