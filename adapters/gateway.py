@@ -2,8 +2,9 @@
 
 Routes: ``POST /api/chat`` (Rasa REST shape), ``GET /api/health``, ``GET /api/search`` and
 ``POST /api/faq/answer`` (retrieval, also used by the Rasa action server), the web widget
-(``GET /widget.js``, ``POST /api/chat/stream``, ``GET /demo``: ``adapters.widget``), OpenAPI at
-``/docs``. Models are loaded in the lifespan and live on ``app.state``.
+(``GET /widget.js``, ``POST /api/chat/stream``, ``GET /demo``: ``adapters.widget``), the clerk
+web app for minutes (``/clerk/``, ``/api/clerk/``: ``adapters.clerk``), OpenAPI at ``/docs``.
+Models are loaded in the lifespan and live on ``app.state``.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from adapters.clerk import api, auth, pages
-from adapters.clerk.auth import session_secret
+from adapters.clerk.auth import LoginThrottle, session_secret
 from adapters.clerk.errors import ClerkError
 from adapters.clerk.queue import Queue, SqliteQueue
 from adapters.clerk.worker import Worker, jobs_dir, start_embedded
@@ -62,6 +62,7 @@ def open_clerk(app: FastAPI, settings: Settings) -> Callable[[], None]:
     """Open the store (and start the embedded worker if enabled); return the closer."""
     store = open_store(settings)
     app.state.clerk_store = store
+    app.state.clerk_throttle = LoginThrottle()
     halt: Callable[[], None] | None = None
     if settings.clerk.embedded_worker:
         halt = start_embedded(

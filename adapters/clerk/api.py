@@ -111,7 +111,7 @@ def upload_status(upload_id: str, session: SessionDep, request: Request) -> dict
     """Where an upload stands: resume by sending the chunk that starts at ``offset``."""
     u = _own_upload(store_of(request), upload_id, session)
     return {"id": u.id, "filename": u.filename, "offset": u.received, "size": u.size,
-            "status": u.status}
+            "status": u.status, "chunk_bytes": _settings(request).clerk.max_chunk_bytes}
 
 
 @router.put("/uploads/{upload_id}")
@@ -230,11 +230,14 @@ async def job_events(job_id: int, session: SessionDep, request: Request) -> Stre
 
     async def events() -> AsyncIterator[str]:
         last: dict[str, Any] | None = None
+        quiet = 0
         while not await request.is_disconnected():
             job = store.job(job_id).public()
             if job != last:
                 yield _sse("progress", job)
-                last = job
+                last, quiet = job, 0
+            elif (quiet := quiet + 1) % 40 == 0:
+                yield ": keep-alive\n\n"  # proxies close streams silent for long
             if job["status"] in _TERMINAL:
                 yield _sse("end", job)
                 return

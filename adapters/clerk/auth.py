@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -31,6 +32,33 @@ _SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 _PLACEHOLDERS = {"", "changeme", "change-me", "secret", "placeholder", "xxx", "dev"}
 
 router = APIRouter(prefix="/api/clerk", tags=["clerk"])
+
+# Password guessing: after this many failures for one name within the window, that name is
+# refused (429) until the window has passed. Per process, in memory: enough for one town hall.
+MAX_FAILURES = 5
+FAILURE_WINDOW_S = 300.0
+
+
+class LoginThrottle:
+    """Recent failed logins per user name."""
+
+    def __init__(self) -> None:
+        self._failures: dict[str, list[float]] = {}
+
+    def _recent(self, name: str) -> list[float]:
+        now = time.monotonic()
+        kept = [t for t in self._failures.get(name, []) if now - t < FAILURE_WINDOW_S]
+        self._failures[name] = kept
+        return kept
+
+    def blocked(self, name: str) -> bool:
+        return len(self._recent(name)) >= MAX_FAILURES
+
+    def failed(self, name: str) -> None:
+        self._recent(name).append(time.monotonic())
+
+    def succeeded(self, name: str) -> None:
+        self._failures.pop(name, None)
 
 
 def session_secret(settings: Settings) -> bytes:
@@ -104,9 +132,17 @@ def _me(session: Session) -> dict[str, object]:
 def login(body: LoginRequest, request: Request, response: Response) -> dict[str, object]:
     """Log in with name and password; sets the session cookie and returns the CSRF token."""
     store = store_of(request)
+    throttle: LoginThrottle = request.app.state.clerk_throttle
+    name = body.name.strip().lower()
+    if throttle.blocked(name):
+        raise HTTPException(
+            429, f"too many failed logins for {body.name!r}; try again in a few minutes"
+        )
     user = store.authenticate(body.name, body.password)
     if user is None:
+        throttle.failed(name)
         raise HTTPException(401, "wrong user name or password")
+    throttle.succeeded(name)
     settings: Settings = request.app.state.settings
     token, session = store.open_session(user, settings.clerk.session_ttl_s)
     secure = settings.clerk.secure_cookie

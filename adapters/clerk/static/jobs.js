@@ -92,7 +92,11 @@ async function upload(file, title) {
   if (id) {
     try {
       const s = await api("GET", `/api/clerk/uploads/${id}`);
-      if (s.status === "receiving") { offset = s.offset; alertStatus(t("resumed")); } else id = null;
+      if (s.status === "receiving") {
+        offset = s.offset;
+        chunk = s.chunk_bytes;
+        alertStatus(t("resumed"));
+      } else id = null;
     } catch (e) { id = null; }
   }
   if (!id) {

@@ -269,3 +269,13 @@ def test_pages_are_served_to_a_logged_in_clerk(client: TestClient, minutes_id: i
     for path in ("/clerk/", f"/clerk/minutes/{minutes_id}"):
         r = client.get(path)
         assert r.status_code == 200 and "default-src 'none'" in r.headers["content-security-policy"]
+
+
+def test_password_guessing_is_throttled_per_name(client: TestClient) -> None:
+    client.app.state.clerk_store.add_user("sato", PASSWORD, "clerk")  # type: ignore[attr-defined]
+    for _ in range(5):
+        r = client.post("/api/clerk/login", json={"name": "sato", "password": "guess 1234"})
+        assert r.status_code == 401
+    r = client.post("/api/clerk/login", json={"name": "sato", "password": PASSWORD})
+    assert r.status_code == 429 and "too many failed logins" in r.json()["detail"]
+    login(client, "suzuki")  # other names are not affected
