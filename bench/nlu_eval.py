@@ -17,7 +17,6 @@ import os
 import random
 import re
 import subprocess
-import sys
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -125,8 +124,9 @@ def predictions(results: Path) -> dict[tuple[str, str], str]:
     return found
 
 
-def evaluate(seed: int, out: Path) -> dict[str, object]:
-    """Split, train, test; the F1 table as a dict."""
+def evaluate(seed: int, out: Path, config: Path | None = None) -> dict[str, object]:
+    """Split, train, test (with the bot's config.yml unless ``config`` is given); the F1
+    table as a dict."""
     settings = Settings(_env_file=None).rasa
     data_dir = (ROOT / settings.data_dir).resolve()
     train, test = split(load_examples(data_dir / "nlu"), seed)
@@ -138,7 +138,7 @@ def evaluate(seed: int, out: Path) -> dict[str, object]:
     write_nlu(test, out / "test.yml")
     project = (ROOT / settings.project_dir).resolve()
     started = time.monotonic()
-    _rasa(["train", "nlu", "--config", "config.yml", "--nlu", str(out / "train"), "--out",
+    _rasa(["train", "nlu", "--config", str(config.resolve()) if config else "config.yml", "--nlu", str(out / "train"), "--out",
            str(out / "models"), "--fixed-model-name", "nlu-eval"], project, log)
     train_s = time.monotonic() - started
     _rasa(["test", "nlu", "--model", str(out / "models" / "nlu-eval.tar.gz"), "--nlu",
@@ -173,9 +173,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--out", type=Path, default=ROOT / "var" / "bench" / "nlu_eval")
+    parser.add_argument("--config", type=Path, help="a pipeline to try instead of bot/config.yml")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args()
-    report = evaluate(args.seed, args.out.resolve())
+    report = evaluate(args.seed, args.out.resolve(), args.config)
     (args.out / "report.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
     if args.json:
         print(json.dumps(report, indent=2))
@@ -183,7 +184,8 @@ def main() -> None:
         print_table(report)
     ok = report["overall"] >= TARGET_OVERALL and all(
         r["macro_f1"] >= TARGET_LANGUAGE for r in report["languages"].values())
-    sys.exit(0 if ok else 1)
+    # No exit code: `make bench` runs every benchmark in one process (bench.run_all).
+    print("targets met" if ok else "targets NOT met (≥ 0.90 overall, ≥ 0.85 per language)")
 
 
 if __name__ == "__main__":

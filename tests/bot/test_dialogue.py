@@ -6,6 +6,7 @@ resident would see them. Uses the session's ``stack`` (trained once, cached by f
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
 
 import httpx
@@ -109,7 +110,24 @@ def test_handover_ticket_holds_the_conversation_masked(stack) -> None:  # type: 
     ticket = httpx.get(f"{stack.gateway_url}/api/handover/{number}").json()
     said = [t["text"] for t in ticket["transcript"] if t["role"] == "user"]
     assert any("[PHONE]" in t for t in said) and not any("090-1234" in t for t in said)
+    # Rasa's own tracker store holds the masked text too.
+    with sqlite3.connect(stack.log_dir / "tracker.db") as db:
+        rows = [r[0] for r in db.execute("SELECT data FROM events WHERE sender_id = ?", (who,))]
+    assert rows and not any("090-1234" in r for r in rows) and any("[PHONE]" in r for r in rows)
 
 
 def test_emoji_only_message_asks_for_words(stack) -> None:  # type: ignore[no-untyped-def]
     assert "文字" in texts(ask(stack, sender(), "😀🎉😀"))
+
+
+def test_gibberish_gets_an_honest_answer_not_a_form(stack) -> None:  # type: ignore[no-untyped-def]
+    reply = ask(stack, sender(), "qwpoeiruty zxmcnv")
+    assert texts(reply).strip()
+    assert not any(p.startswith("/inform") for p in payloads(reply))
+
+
+def test_close_faq_entries_are_offered_as_buttons(stack) -> None:  # type: ignore[no-untyped-def]
+    reply = ask(stack, sender(), "子ども")
+    kinds = [m["custom"]["kind"] for m in reply if "custom" in m]
+    assert kinds == ["clarify"]
+    assert len(reply[0]["buttons"]) >= 2 and all(not p.startswith("/") for p in payloads(reply))
