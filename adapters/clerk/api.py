@@ -376,8 +376,6 @@ def audio(job_id: int, session: SessionDep, request: Request) -> FileResponse:
 
 def error_status(exc: ClerkError) -> int:
     """The HTTP status of a clerk error."""
-    from adapters.clerk.errors import NotFound
-
     if isinstance(exc, NotFound):
         return 404
     if isinstance(exc, Conflict):
