@@ -304,3 +304,43 @@ def test_shortcuts_modes_merge_split_and_english(
     expect(page.locator("#save-status")).to_have_attribute("data-state", "final")
     expect(lines.nth(0).locator(".text")).to_have_attribute("contenteditable", "false")
     assert store.latest(job_id).final
+
+
+def test_no_serious_accessibility_violations(
+    browser: Any, gateway: str, minutes: tuple[int, Any]
+) -> None:
+    """axe-core (from npm, as in the widget tests) over the login, jobs and editor pages."""
+    from tests.adapters.widget.harness import AXE
+
+    if not AXE.exists():
+        pytest.fail(f"axe-core is missing at {AXE}: run `make test` (its browser step runs npm ci)")
+    job_id, _ = minutes
+    # The pages' CSP refuses injected scripts, axe included: bypass it for axe only.
+    context, page, _ = open_context(browser, viewport={"width": 1280, "height": 860},
+                                    bypass_csp=True)
+    problems = []
+    try:
+        page.goto(f"{gateway}/clerk/login")
+        problems += _axe(page)
+        _login(page, gateway, f"/clerk/minutes/{job_id}")
+        expect(page.locator("#transcript .line")).to_have_count(2)
+        problems += _axe(page)
+        page.goto(f"{gateway}/clerk/")
+        expect(page.locator("#jobs tbody tr").first).to_be_visible()
+        problems += _axe(page)
+    finally:
+        context.close()
+    assert problems == [], "\n".join(problems)
+
+
+def _axe(page: Page) -> list[str]:
+    from tests.adapters.widget.harness import AXE
+
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate("() => axe.run(document, {resultTypes: ['violations']})")
+    return [
+        f"{page.url}: {v['id']} ({v['impact']}): {v['help']} — "
+        + "; ".join(str(n["target"]) for n in v["nodes"][:5])
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
