@@ -22,7 +22,7 @@ const I18N = {
     finalize: "確定（版を固定）", finalized: "確定済み（編集できません）", history: "版の履歴",
     play: "ここから再生", merge: "次の行と結合", split: "カーソル位置で分割",
     speakerName: "氏名", role: "役職", lowConfidence: "認識の信頼度が低い語",
-    confirmFinalize: "この版で確定しますか？",
+    confirmFinalize: "もう一度押すと確定します", reassign: "発言者を変更", restore: "この版に戻す",
   },
   en: {
     appTitle: "Minutes review", userName: "User name", password: "Password", login: "Log in",
@@ -43,7 +43,8 @@ const I18N = {
     finalize: "Finalize (lock this version)", finalized: "Finalized (read only)",
     history: "Version history", play: "Play from here", merge: "Merge with next line",
     split: "Split at the cursor", speakerName: "Name", role: "Role",
-    lowConfidence: "low-confidence word", confirmFinalize: "Finalize this version?",
+    lowConfidence: "low-confidence word", confirmFinalize: "Press again to finalize",
+    reassign: "Change speaker", restore: "Restore this version",
   },
 };
 

@@ -48,7 +48,15 @@ function lineNode(seg, i) {
     markDirty();
   });
   text.addEventListener("focus", () => setCurrent(i, false));
-  const tools = el("span", { class: "tools" },
+  const who = el("select", { class: "reassign", title: t("reassign"), "aria-label": t("reassign"),
+    disabled: S.final }, ...(S.doc.speakers || []).map((sp) => el("option",
+    { value: sp.id, selected: sp.id === seg.speaker }, `${sp.id}: ${speakerLabel(sp.id)}`)));
+  who.addEventListener("change", () => {
+    seg.speaker = who.value;
+    renderTranscript();
+    markDirty();
+  });
+  const tools = el("span", { class: "tools" }, who,
     el("button", { type: "button", class: "merge", title: t("merge"), "aria-label": t("merge"),
       disabled: S.final || i === S.doc.segments.length - 1, onclick: () => merge(i) }, "⤓"),
     el("button", { type: "button", class: "split", title: t("split"), "aria-label": t("split"),
@@ -65,6 +73,12 @@ function lineNode(seg, i) {
 function renderTranscript() {
   const box = document.getElementById("transcript");
   box.replaceChildren(...S.doc.segments.map(lineNode));
+  // A turn is a run of lines by one speaker: its name is shown once, at the top.
+  S.doc.segments.forEach((seg, i) => {
+    if (i && S.doc.segments[i - 1].speaker === seg.speaker) {
+      box.children[i].classList.add("same-speaker");
+    }
+  });
   S.playing = -1;
   highlight();
 }
@@ -81,6 +95,9 @@ function renderSpeakers() {
       sp.role = role.value.trim() || null;
       document.querySelectorAll(`.who[data-speaker="${CSS.escape(sp.id)}"]`).forEach((w) => {
         w.textContent = speakerLabel(sp.id);
+      });
+      document.querySelectorAll(`.reassign option[value="${CSS.escape(sp.id)}"]`).forEach((o) => {
+        o.textContent = `${sp.id}: ${speakerLabel(sp.id)}`;
       });
       markDirty();
     };
@@ -358,9 +375,27 @@ async function finalize() {
 async function loadHistory() {
   const list = document.getElementById("versions");
   const versions = await api("GET", `/api/clerk/minutes/${S.id}/versions`);
-  list.replaceChildren(...versions.map((v) => el("li", {},
+  list.replaceChildren(...versions.map((v) => el("li", { "data-version": v.version },
     el("a", { href: `/api/clerk/minutes/${S.id}/export/txt?version=${v.version}`,
-      text: `v${v.version} ${v.author} ${new Date(v.created_at * 1000).toLocaleString(lang())}${v.final ? " ✔" : ""}` }))));
+      text: `v${v.version} ${v.author} ${new Date(v.created_at * 1000).toLocaleString(lang())}${v.final ? " ✔" : ""}` }),
+    v.version === S.version || S.final ? null : el("button", { type: "button", class: "restore link",
+      text: t("restore"), onclick: () => restore(v.version) }))));
+}
+
+// An old version comes back as a new version on top: history only grows.
+async function restore(version) {
+  await flush();
+  try {
+    const v = await api("GET", `/api/clerk/minutes/${S.id}/versions/${version}`);
+    S.doc = v.doc;
+    renderAll();
+    markDirty();
+    await save();
+    loadHistory();
+  } catch (e) {
+    if (e.status === 401) expired();
+    else setStatus("error", e.message);
+  }
 }
 
 // --- start ---------------------------------------------------------------------------------

@@ -296,6 +296,21 @@ def test_shortcuts_modes_merge_split_and_english(
     saved = store.latest(job_id).doc["segments"]
     assert [s["text"] for s in saved] == ["開会します。", "質問します。"]
 
+    # Diarization put a line under the wrong speaker: move it; the turn then reads as one.
+    lines.nth(1).locator(".reassign").select_option("A")
+    expect(lines.nth(1)).to_have_class(re.compile(r"\bsame-speaker\b"))
+    expect(page.locator("#save-status")).to_have_attribute("data-state", "saved", timeout=10_000)
+    assert store.latest(job_id).doc["segments"][1]["speaker"] == "A"
+
+    # Any old version can be brought back; it becomes the newest, history only grows.
+    before = store.latest(job_id).version
+    page.locator("#history summary").click()
+    page.locator('#versions li[data-version="1"] .restore').click()
+    expect(lines.nth(1).locator(".who")).to_have_text("発言者B")
+    expect(page.locator("#save-status")).to_have_attribute("data-state", "saved", timeout=10_000)
+    assert store.latest(job_id).version == before + 1
+    assert store.latest(job_id).doc["segments"][1]["speaker"] == "B"
+
     page.locator(".lang-switch").click()
     expect(page.locator("html")).to_have_attribute("lang", "en")
     expect(page.locator("#finalize")).to_have_text("Finalize (lock this version)")
