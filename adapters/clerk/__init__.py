@@ -4,6 +4,12 @@ with a worker, a review editor synced to the audio, exports and finalize.
 ``install(app, settings)`` adds the routes (pages under ``/clerk/``, API under
 ``/api/clerk/``, assets under ``/static/clerk/``); ``open_clerk(app, settings)`` runs in the
 gateway's lifespan (store, embedded worker) and returns the function that closes them.
+
+Operating it: create the first account with ``madoguchi user add NAME --role admin``; clerks
+open ``/clerk/``. State lives under ``<data_dir>/clerk/`` (``clerk.db``, ``uploads/``, ``jobs/``).
+Workers run in the gateway by default; with ``MADOGUCHI_CLERK__EMBEDDED_WORKER=false`` run
+``python -m adapters.clerk.worker`` processes instead. Outside mode "dev" set
+``MADOGUCHI_CLERK__SESSION_SECRET`` (and ``MADOGUCHI_CLERK__SECURE_COOKIE=true`` behind HTTPS).
 """
 
 from __future__ import annotations

@@ -89,13 +89,7 @@ def create_upload(body: NewUpload, session: SessionDep, request: Request) -> dic
         )
     upload_dir = Path(_settings(request).storage.data_dir) / "clerk" / "uploads"
     store = store_of(request)
-    name = _safe_name(body.filename)
-    upload = store.add_upload(session.user, name, body.size, upload_dir / "pending" / name)
-    path = upload_dir / upload.id / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.touch()
-    with store.tx() as db:
-        db.execute("UPDATE uploads SET path = ? WHERE id = ?", (str(path), upload.id))
+    upload = store.add_upload(session.user, _safe_name(body.filename), body.size, upload_dir)
     return {"id": upload.id, "offset": 0, "size": body.size, "chunk_bytes": limits.max_chunk_bytes}
 
 
@@ -129,6 +123,32 @@ async def upload_chunk(
             content={"detail": f"offset {offset} does not match the {u.received} bytes "
                                f"received; resume at {u.received}", "offset": u.received},
         )
+    if upload_id in _WRITING:  # two tabs sending the same chunk: one writes, one waits
+        raise HTTPException(409, f"another chunk of upload {upload_id} is being written; retry")
+    _WRITING.add(upload_id)
+    try:
+        received = await _append(request, u)
+    finally:
+        _WRITING.discard(upload_id)
+    if received < u.size:
+        if u.received == 0 and not _looks_like_media(u.path):
+            # Refuse a wrong file after its first chunk, not after gigabytes.
+            await _probe_or_reject(store, u.id, u.filename, u.path, received)
+        store.set_upload(upload_id, received, "receiving")
+        return {"id": upload_id, "offset": received, "size": u.size, "complete": False}
+    info = await _probe_or_reject(store, u.id, u.filename, u.path, received)
+    store.set_upload(upload_id, received, "complete")
+    return {"id": upload_id, "offset": received, "size": u.size, "complete": True,
+            "duration": info.duration}
+
+
+# Uploads with a chunk being written right now (this process): chunks of one upload are
+# appended one at a time, never interleaved.
+_WRITING: set[str] = set()
+
+
+async def _append(request: Request, u: Upload) -> int:
+    """Append the request body at ``u.received``; return the new size. Over-long: 413, undone."""
     received = u.received
     with u.path.open("r+b") as out:
         out.seek(received)
@@ -140,16 +160,7 @@ async def upload_chunk(
                 )
             out.write(piece)
             received += len(piece)
-    if received < u.size:
-        if u.received == 0 and not _looks_like_media(u.path):
-            # Refuse a wrong file after its first chunk, not after gigabytes.
-            await _probe_or_reject(store, u.id, u.filename, u.path, received)
-        store.set_upload(upload_id, received, "receiving")
-        return {"id": upload_id, "offset": received, "size": u.size, "complete": False}
-    info = await _probe_or_reject(store, u.id, u.filename, u.path, received)
-    store.set_upload(upload_id, received, "complete")
-    return {"id": upload_id, "offset": received, "size": u.size, "complete": True,
-            "duration": info.duration}
+    return received
 
 
 # Container signatures ffmpeg reads (WAV/AVI, MP3, FLAC, Ogg, Matroska/WebM, MP4/M4A/MOV,

@@ -245,8 +245,12 @@ class ClerkStore:
 
     # --- uploads -----------------------------------------------------------------------------
 
-    def add_upload(self, user: User, filename: str, size: int, path: Path) -> Upload:
+    def add_upload(self, user: User, filename: str, size: int, directory: Path) -> Upload:
+        """A new, empty upload stored at ``directory/<id>/<filename>``."""
         upload_id = secrets.token_hex(12)
+        path = directory / upload_id / filename
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch()
         with self.tx() as db:
             db.execute(
                 "INSERT INTO uploads VALUES (?, ?, ?, ?, 0, ?, 'receiving', ?)",

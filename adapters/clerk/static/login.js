@@ -18,6 +18,7 @@ document.addEventListener("DOMContentLoaded", () => {
     }
     const next = new URLSearchParams(location.search).get("next") || "/clerk/";
     // Only same-site paths: never an open redirect.
-    location.assign(next.startsWith("/") && !next.startsWith("//") ? next : "/clerk/");
+    const local = next.startsWith("/") && !next.startsWith("//") && !next.includes("\\");
+    location.assign(local ? next : "/clerk/");
   });
 });

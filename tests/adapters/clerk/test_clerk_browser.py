@@ -4,6 +4,7 @@ for the real worker (Whisper base) to finish, rename a speaker, edit a line, exp
 from __future__ import annotations
 
 import re
+import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -175,7 +176,11 @@ def minutes(gateway: str, meeting_wav: Path) -> tuple[int, Any]:
 
     store = _store()
     user = store.users()[0]
-    upload = store.add_upload(user, meeting_wav.name, meeting_wav.stat().st_size, meeting_wav)
+    size = meeting_wav.stat().st_size
+    upload = store.add_upload(user, meeting_wav.name, size, meeting_wav.parent / "uploads")
+    shutil.copyfile(meeting_wav, upload.path)
+    store.set_upload(upload.id, size, "complete")
+    upload = store.upload(upload.id)
     job = store.add_job(upload, "委員会")
     store.save_version(job.id, None, DOC, "worker")
     store.update_job(job.id, status="done")

@@ -3,6 +3,7 @@ the clerk can read, a cancelled job stays cancelled, and the queue protocol is a
 
 from __future__ import annotations
 
+import shutil
 import wave
 from pathlib import Path
 
@@ -30,7 +31,8 @@ def setup(settings, tmp_path: Path):  # type: ignore[no-untyped-def]
     store = ClerkStore(tmp_path / "clerk.db", b"x" * 32)
     user = store.add_user("suzuki", "long enough pw", "clerk")
     audio = _silence(tmp_path / "quiet.wav", 2.0)
-    upload = store.add_upload(user, "quiet.wav", audio.stat().st_size, audio)
+    upload = store.add_upload(user, "quiet.wav", audio.stat().st_size, tmp_path / "uploads")
+    shutil.copyfile(audio, upload.path)
     speech = settings.speech.model_copy(update={
         "model_path": assemble_whisper_base(ROOT / "var" / "models" / "whisper-base"),
         "data_dir": tmp_path / "speech",
