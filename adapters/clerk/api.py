@@ -260,6 +260,38 @@ async def job_events(job_id: int, session: SessionDep, request: Request) -> Stre
     )
 
 
+@router.get(
+    "/events",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def all_job_events(session: SessionDep, request: Request) -> StreamingResponse:
+    """Server-Sent Events for the job list: ``job`` (one job) whenever any job changes.
+
+    One stream for every job, because browsers allow only six connections per server over
+    HTTP/1.1: a stream per running job would stall the page once a clerk queues several.
+    """
+    store = store_of(request)
+
+    async def events() -> AsyncIterator[str]:
+        seen: dict[int, dict[str, Any]] = {}
+        quiet = 0
+        while not await request.is_disconnected():
+            changed = [j.public() for j in store.jobs() if seen.get(j.id) != j.public()]
+            for job in changed:
+                seen[job["id"]] = job
+                yield _sse("job", job)
+            quiet = 0 if changed else quiet + 1
+            if quiet and quiet % 40 == 0:
+                yield ": keep-alive\n\n"
+            await asyncio.sleep(0.5)
+
+    return StreamingResponse(
+        events(), media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
 def _sse(event: str, data: dict[str, Any]) -> str:
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 

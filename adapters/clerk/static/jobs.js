@@ -1,8 +1,6 @@
 // The jobs page: resumable chunked upload, the job list with live progress (SSE), cancel/retry.
 "use strict";
 
-const streams = new Map();
-
 function statusText(job) {
   const pct = job.total ? Math.round((100 * job.done) / job.total) : 0;
   return job.status === "running" ? `${t("running")} ${pct}%` : t(job.status);
@@ -35,22 +33,22 @@ function showJob(job) {
   const old = body.querySelector(`tr[data-job="${job.id}"]`);
   if (old) old.replaceWith(row);
   else body.prepend(row);
-  if ((job.status === "queued" || job.status === "running") && !streams.has(job.id)) follow(job.id);
 }
 
-function follow(id) {
-  const source = new EventSource(`/api/clerk/jobs/${id}/events`);
-  streams.set(id, source);
-  source.addEventListener("progress", (e) => showJob(JSON.parse(e.data)));
-  source.addEventListener("end", (e) => {
-    source.close();
-    streams.delete(id);
-    showJob(JSON.parse(e.data));
-  });
-  source.onerror = () => {
-    source.close();
-    streams.delete(id);
-    setTimeout(refresh, 2000);
+// One stream for the whole list (live progress of every job); EventSource reconnects by itself
+// after a network error, and a 401 sends the clerk to the login page.
+function follow() {
+  const source = new EventSource("/api/clerk/events");
+  source.addEventListener("job", (e) => showJob(JSON.parse(e.data)));
+  source.onerror = async () => {
+    try {
+      await api("GET", "/api/clerk/me");
+    } catch (e) {
+      if (e.status === 401) {
+        source.close();
+        location.assign(loginUrl());
+      }
+    }
   };
 }
 
@@ -155,6 +153,8 @@ document.addEventListener("DOMContentLoaded", async () => {
     document.getElementById("who").textContent = `${me.user.name} (${me.user.role})`;
   } catch (e) {
     if (e.status === 401) location.assign(loginUrl());
+    return;
   }
-  refresh();
+  await refresh();
+  follow();
 });

@@ -279,3 +279,13 @@ def test_password_guessing_is_throttled_per_name(client: TestClient) -> None:
     r = client.post("/api/clerk/login", json={"name": "sato", "password": PASSWORD})
     assert r.status_code == 429 and "too many failed logins" in r.json()["detail"]
     login(client, "suzuki")  # other names are not affected
+
+
+def test_the_job_list_stream_sends_every_job(client: TestClient, minutes_id: int) -> None:
+    login(client)
+    with client.stream("GET", "/api/clerk/events") as s:
+        assert s.headers["content-type"].startswith("text/event-stream")
+        for line in s.iter_lines():
+            if line.startswith("data:") and f'"id": {minutes_id},' in line:
+                assert '"status": "done"' in line
+                break
