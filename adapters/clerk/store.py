@@ -18,6 +18,7 @@ import secrets
 import sqlite3
 import threading
 import time
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -49,7 +50,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     updated_at REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS versions (
-    job_id INTEGER NOT NULL, version INTEGER NOT NULL, doc TEXT NOT NULL, author TEXT NOT NULL,
+    job_id INTEGER NOT NULL, version INTEGER NOT NULL, doc BLOB NOT NULL, author TEXT NOT NULL,
     created_at REAL NOT NULL, final INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (job_id, version)
 );
 """
@@ -352,7 +353,7 @@ class ClerkStore:
 
     def _version(self, row: sqlite3.Row) -> Version:
         return Version(
-            row["job_id"], row["version"], json.loads(row["doc"]), row["author"],
+            row["job_id"], row["version"], _unpack(row["doc"]), row["author"],
             row["created_at"], bool(row["final"]),
         )
 
@@ -387,11 +388,16 @@ class ClerkStore:
         """Add version ``base + 1``; ``Conflict`` if someone saved after ``base`` or it is final.
 
         ``base`` None is the worker's first version (only allowed when there is none).
+        Autosave coalescing: when the same author saves again within ``COALESCE_S`` on top of
+        their own (non-first, non-final) version, that version row is replaced by the new one,
+        so history keeps about one version per minute of editing instead of one per pause.
+        The number still goes up, so others' stale saves are still caught.
         """
+        now = time.time()
         with self.tx() as db:
             row = db.execute(
-                "SELECT version, final FROM versions WHERE job_id = ? ORDER BY version DESC "
-                "LIMIT 1",
+                "SELECT version, final, author, created_at FROM versions WHERE job_id = ? "
+                "ORDER BY version DESC LIMIT 1",
                 (job_id,),
             ).fetchone()
             current = row["version"] if row else 0
@@ -403,7 +409,27 @@ class ClerkStore:
                 )
             db.execute(
                 "INSERT INTO versions VALUES (?, ?, ?, ?, ?, ?)",
-                (job_id, current + 1, json.dumps(doc, ensure_ascii=False), author, time.time(),
-                 int(final)),
+                (job_id, current + 1, _pack(doc), author, now, int(final)),
             )
+            if (
+                row is not None and not final and current > 1 and row["author"] == author
+                and now - row["created_at"] < COALESCE_S
+            ):
+                db.execute(
+                    "DELETE FROM versions WHERE job_id = ? AND version = ?", (job_id, current)
+                )
         return self.version(job_id, current + 1)
+
+
+# Saves by one author closer together than this are one version in the history.
+COALESCE_S = 60.0
+
+
+def _pack(doc: dict[str, Any]) -> bytes:
+    """Versions are stored zlib-compressed: a long session's words are megabytes of JSON."""
+    return zlib.compress(json.dumps(doc, ensure_ascii=False).encode(), 6)
+
+
+def _unpack(stored: bytes | str) -> dict[str, Any]:
+    text = zlib.decompress(stored).decode() if isinstance(stored, bytes) else stored
+    return json.loads(text)  # type: ignore[no-any-return]
