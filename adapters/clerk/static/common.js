@@ -22,7 +22,9 @@ const I18N = {
     finalize: "確定（版を固定）", finalized: "確定済み（編集できません）", history: "版の履歴",
     play: "ここから再生", merge: "次の行と結合", split: "カーソル位置で分割",
     speakerName: "氏名", role: "役職", lowConfidence: "認識の信頼度が低い語",
-    confirmFinalize: "もう一度押すと確定します", reassign: "発言者を変更", restore: "この版に戻す",
+    confirmFinalize: "もう一度押すと確定します",
+    err400: "受け付けられません", err409: "状態が変わりました", err413: "ファイルが大きすぎます",
+    err415: "音声ファイルとして読めません", reassign: "発言者を変更", restore: "この版に戻す",
   },
   en: {
     appTitle: "Minutes review", userName: "User name", password: "Password", login: "Log in",
@@ -44,6 +46,8 @@ const I18N = {
     history: "Version history", play: "Play from here", merge: "Merge with next line",
     split: "Split at the cursor", speakerName: "Name", role: "Role",
     lowConfidence: "low-confidence word", confirmFinalize: "Press again to finalize",
+    err400: "Not accepted", err409: "The state changed", err413: "The file is too large",
+    err415: "Not a recording we can read",
     reassign: "Change speaker", restore: "Restore this version",
   },
 };
@@ -106,6 +110,12 @@ async function api(method, url, body, raw) {
   const data = type.includes("json") ? await response.json() : await response.text();
   if (!response.ok) throw new ApiError(response.status, data);
   return data;
+}
+
+// A refusal in the page's language, with the server's reason (names the value) after it.
+function explain(e) {
+  const key = `err${e.status}`;
+  return I18N.ja[key] ? `${t(key)}: ${e.message}` : e.message;
 }
 
 function loginUrl() {

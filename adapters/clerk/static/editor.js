@@ -180,7 +180,7 @@ function save() {
     } catch (e) {
       if (e.status === 409 && e.body && e.body.current) showConflict(e.body.current, S.doc);
       else if (e.status === 401) expired();
-      else setStatus("error", e.message);
+      else setStatus("error", explain(e));
     } finally {
       S.saving = null;
     }

@@ -57,7 +57,7 @@ async function act(id, what) {
     showJob(await api("POST", `/api/clerk/jobs/${id}/${what}`));
   } catch (e) {
     if (e.status === 401) location.assign(loginUrl());
-    else alertStatus(e.message);
+    else alertStatus(explain(e));
   }
 }
 
@@ -139,7 +139,8 @@ document.addEventListener("DOMContentLoaded", async () => {
       await upload(file, document.getElementById("title").value.trim());
     } catch (e) {
       if (e.status === 401) location.assign(loginUrl());
-      alertStatus(e.message);
+      alertStatus(explain(e));
+      document.getElementById("upload-progress").hidden = true;
     } finally {
       button.disabled = false;
     }

@@ -326,6 +326,23 @@ def test_shortcuts_modes_merge_split_and_english(
     assert store.latest(job_id).final
 
 
+def test_wrong_and_empty_files_are_refused_with_the_reason(
+    page: Page, gateway: str, tmp_path: Path
+) -> None:
+    _login(page, gateway, "/clerk/")
+    memo = tmp_path / "memo.wav"
+    memo.write_text("これは録音ではありません。\n" * 20, encoding="utf-8")
+    page.locator("#file").set_input_files(str(memo))
+    page.locator("#upload-button").click()
+    expect(page.locator("#upload-status")).to_contain_text("音声ファイルとして読めません: memo.wav")
+    empty = tmp_path / "empty.wav"
+    empty.write_bytes(b"")
+    page.locator("#file").set_input_files(str(empty))
+    page.locator("#upload-button").click()
+    expect(page.locator("#upload-status")).to_contain_text("受け付けられません: empty.wav")
+    expect(page.locator("#upload-status")).to_contain_text("0 bytes")
+
+
 def test_no_serious_accessibility_violations(
     browser: Any, gateway: str, minutes: tuple[int, Any]
 ) -> None:
