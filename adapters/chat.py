@@ -9,6 +9,7 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 
 from adapters.language_guard import unsupported_language, unsupported_messages
+from adapters.privacy import mask_pii
 from adapters.rasa_client import RasaClient, RasaUnavailable
 from adapters.render import answer_messages
 from retrieval import Retriever, detect_language
@@ -37,6 +38,8 @@ class ChatService:
         given = metadata.get("lang") if isinstance(metadata.get("lang"), str) else None
         guess = detect_language(message, given=given)
         lang = guess.lang
+        # Residents type phone numbers and addresses; logs get the masked text only.
+        log.debug("message from %s (%s, %s): %s", sender, lang, guess.reason, mask_pii(message))
         # Neither Rasa nor retrieval can help in a language we do not support: say so, in
         # English and Japanese, naming the languages we do.
         other = await run_in_threadpool(unsupported_language, message)

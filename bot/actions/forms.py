@@ -64,11 +64,14 @@ def _option_buttons(table: Dict, entity: Text) -> Callable[[Text], List[Dict[Tex
     return buttons
 
 
-class _AskSlot(Action):
+class _AskSlot(Action, ABC):
     """Asks for one slot with buttons; after an unreadable answer says so first."""
 
-    slot: Text = ""
     question: Dict[Text, Text] = {}
+
+    @property
+    @abstractmethod
+    def slot(self) -> Text: ...
     buttons: Callable[[Text], List[Dict[Text, Text]]] = staticmethod(lambda lang: [])
 
     def name(self) -> Text:

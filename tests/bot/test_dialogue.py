@@ -131,3 +131,8 @@ def test_close_faq_entries_are_offered_as_buttons(stack) -> None:  # type: ignor
     kinds = [m["custom"]["kind"] for m in reply if "custom" in m]
     assert kinds == ["clarify"]
     assert len(reply[0]["buttons"]) >= 2 and all(not p.startswith("/") for p in payloads(reply))
+
+
+def test_very_long_message_is_still_answered(stack) -> None:  # type: ignore[no-untyped-def]
+    long = "保育園の申し込みについて詳しく教えてください。" * 80  # ~1,800 characters
+    assert texts(ask(stack, sender(), long)).strip()
