@@ -247,6 +247,10 @@ def main() -> None:
         stream=sys.stderr,
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # Residents type phone numbers, addresses, マイナンバー: nothing reaches a log unmasked.
+    from adapters.privacy import install_log_masking
+
+    install_log_masking()
     app()
 
 

@@ -33,7 +33,12 @@ def run_stack(settings: Settings, with_rasa: bool = True) -> None:
         app = create_app(settings)
         if with_rasa:
             _wait_in_background(settings, children)
-        uvicorn.run(app, host=settings.gateway.host, port=settings.gateway.port, log_level="info")
+        # log_config=None: uvicorn's loggers (access log included) go through the root
+        # handler set up by the CLI, which masks personal data.
+        uvicorn.run(
+            app, host=settings.gateway.host, port=settings.gateway.port, log_level="info",
+            log_config=None,
+        )
     finally:
         for child in reversed(children):
             log.info("stopping %s", child.name)

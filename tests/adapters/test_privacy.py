@@ -47,3 +47,19 @@ def test_privacy_module_is_stdlib_only_for_the_rasa_side() -> None:
     imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     imported |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
     assert imported <= {"__future__", "logging", "re", "unicodedata"}
+
+
+def test_cli_installs_masking_on_the_root_handler() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import logging, sys\n"
+        "from adapters import cli\n"
+        "sys.argv = ['madoguchi', '--help']\n"
+        "try:\n    cli.main()\nexcept SystemExit:\n    pass\n"
+        "logging.getLogger('uvicorn.access').warning('GET /api/search?q=090-1234-5678 mail a@b.jp')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert "090-1234-5678" not in done.stderr and "a@b.jp" not in done.stderr
+    assert "GET /api/search" in done.stderr
