@@ -22,9 +22,9 @@ from fastapi.responses import JSONResponse
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from adapters.clerk import api, auth, pages
+from adapters.clerk import auth, jobs, minutes, pages, uploads
 from adapters.clerk.auth import LoginThrottle, session_secret
-from adapters.clerk.errors import ClerkError
+from adapters.clerk.errors import ClerkError, http_status
 from adapters.clerk.queue import Queue, SqliteQueue
 from adapters.clerk.worker import Worker, jobs_dir, start_embedded
 from adapters.clerk.store import ClerkStore
@@ -53,14 +53,16 @@ def open_store(settings: Settings) -> ClerkStore:
 def install(app: FastAPI) -> None:
     """Add the clerk app's routes, assets and error mapping to the gateway."""
     app.include_router(auth.router)
-    app.include_router(api.router)
+    app.include_router(uploads.router)
+    app.include_router(jobs.router)
+    app.include_router(minutes.router)
     app.include_router(pages.router)
     app.mount("/static/clerk", StaticFiles(directory=pages.STATIC_DIR), name="clerk-static")
     app.add_exception_handler(ClerkError, _clerk_error)
 
 
 async def _clerk_error(request: Request, exc: Exception) -> JSONResponse:
-    status = api.error_status(exc) if isinstance(exc, ClerkError) else 500
+    status = http_status(exc) if isinstance(exc, ClerkError) else 500
     return JSONResponse(status_code=status, content={"detail": str(exc)})
 
 

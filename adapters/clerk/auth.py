@@ -88,6 +88,10 @@ def store_of(request: Request) -> ClerkStore:
     return request.app.state.clerk_store  # type: ignore[no-any-return]
 
 
+def settings_of(request: Request) -> Settings:
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
 def optional_session(request: Request) -> Session | None:
     """The caller's session, or None (no cookie, unknown or expired)."""
     token = request.cookies.get(SESSION_COOKIE)
@@ -143,7 +147,7 @@ def login(body: LoginRequest, request: Request, response: Response) -> dict[str,
         throttle.failed(name)
         raise HTTPException(401, "wrong user name or password")
     throttle.succeeded(name)
-    settings: Settings = request.app.state.settings
+    settings = settings_of(request)
     token, session = store.open_session(user, settings.clerk.session_ttl_s)
     secure = settings.clerk.secure_cookie
     max_age = int(settings.clerk.session_ttl_s)

@@ -17,3 +17,12 @@ class Conflict(ClerkError):
 
 class JobCancelled(Exception):
     """Raised inside a running job's progress callback once a clerk cancelled it."""
+
+
+def http_status(exc: ClerkError) -> int:
+    """The HTTP status of a clerk error."""
+    if isinstance(exc, NotFound):
+        return 404
+    if isinstance(exc, Conflict):
+        return 409
+    return 400

@@ -1,0 +1,147 @@
+"""Resumable uploads of recordings: declare, append chunks at the server's offset, check type.
+
+``POST /uploads`` declares name and size (0 bytes and over ``clerk.max_upload_bytes`` are
+refused at once); each ``PUT /uploads/{id}?offset=N`` appends one chunk at exactly the offset
+the server has (else 409 with the server's offset, which ``GET /uploads/{id}`` also reports).
+The first chunk of a file without a known container signature, and the complete file, are
+checked with ``speech.probe_audio`` (what ffmpeg can decode, not what the name says): a wrong
+file is refused with 415 after its first chunk, not after gigabytes.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from adapters.clerk.auth import SessionDep, settings_of, store_of
+from adapters.clerk.errors import NotFound
+from adapters.clerk.store import Session, Upload
+from speech import EmptyAudioError, NotAudioError, probe_audio
+
+router = APIRouter(prefix="/api/clerk", tags=["clerk"])
+
+
+def _safe_name(filename: str) -> str:
+    name = Path(filename.replace("\\", "/")).name
+    name = re.sub(r"[^\w.\-ぁ-んァ-ヶー一-龯]", "_", name).strip("._") or "recording"
+    return name[:120]
+
+
+class NewUpload(BaseModel):
+    filename: str = Field(min_length=1, max_length=255)
+    size: int
+
+
+@router.post("/uploads", status_code=201)
+def create_upload(body: NewUpload, session: SessionDep, request: Request) -> dict[str, Any]:
+    """Declare a recording to upload; returns its id, the offset to start at and chunk size."""
+    limits = settings_of(request).clerk
+    if body.size <= 0:
+        raise HTTPException(400, f"{body.filename}: the file is empty (0 bytes); choose a recording")
+    if body.size > limits.max_upload_bytes:
+        raise HTTPException(
+            413,
+            f"{body.filename} is {body.size} bytes; the limit is {limits.max_upload_bytes} bytes",
+        )
+    upload_dir = Path(settings_of(request).storage.data_dir) / "clerk" / "uploads"
+    store = store_of(request)
+    upload = store.add_upload(session.user, _safe_name(body.filename), body.size, upload_dir)
+    return {"id": upload.id, "offset": 0, "size": body.size, "chunk_bytes": limits.max_chunk_bytes}
+
+
+def own_upload(store: Any, upload_id: str, session: Session) -> Upload:
+    u: Upload = store.upload(upload_id)
+    if u.user_id != session.user.id:
+        raise NotFound(f"no upload {upload_id!r}")  # others' uploads are not revealed
+    return u
+
+
+@router.get("/uploads/{upload_id}")
+def upload_status(upload_id: str, session: SessionDep, request: Request) -> dict[str, Any]:
+    """Where an upload stands: resume by sending the chunk that starts at ``offset``."""
+    u = own_upload(store_of(request), upload_id, session)
+    return {"id": u.id, "filename": u.filename, "offset": u.received, "size": u.size,
+            "status": u.status, "chunk_bytes": settings_of(request).clerk.max_chunk_bytes}
+
+
+@router.put("/uploads/{upload_id}")
+async def upload_chunk(
+    upload_id: str, offset: int, session: SessionDep, request: Request
+) -> dict[str, Any]:
+    """Append one chunk at ``offset``; the last one is checked to be audio."""
+    store = store_of(request)
+    u = own_upload(store, upload_id, session)
+    if u.status != "receiving":
+        raise HTTPException(409, f"upload {upload_id} is {u.status}; it takes no more data")
+    if offset != u.received:
+        return JSONResponse(  # type: ignore[return-value]
+            status_code=409,
+            content={"detail": f"offset {offset} does not match the {u.received} bytes "
+                               f"received; resume at {u.received}", "offset": u.received},
+        )
+    if upload_id in _WRITING:  # two tabs sending the same chunk: one writes, one waits
+        raise HTTPException(409, f"another chunk of upload {upload_id} is being written; retry")
+    _WRITING.add(upload_id)
+    try:
+        received = await _append(request, u)
+    finally:
+        _WRITING.discard(upload_id)
+    if received < u.size:
+        if u.received == 0 and not _looks_like_media(u.path):
+            # Refuse a wrong file after its first chunk, not after gigabytes.
+            await _probe_or_reject(store, u.id, u.filename, u.path, received)
+        store.set_upload(upload_id, received, "receiving")
+        return {"id": upload_id, "offset": received, "size": u.size, "complete": False}
+    info = await _probe_or_reject(store, u.id, u.filename, u.path, received)
+    store.set_upload(upload_id, received, "complete")
+    return {"id": upload_id, "offset": received, "size": u.size, "complete": True,
+            "duration": info.duration}
+
+
+# Uploads with a chunk being written right now (this process): chunks of one upload are
+# appended one at a time, never interleaved.
+_WRITING: set[str] = set()
+
+
+async def _append(request: Request, u: Upload) -> int:
+    """Append the request body at ``u.received``; return the new size. Over-long: 413, undone."""
+    received = u.received
+    with u.path.open("r+b") as out:
+        out.seek(received)
+        async for piece in request.stream():
+            if received + len(piece) > u.size:
+                out.truncate(u.received)
+                raise HTTPException(
+                    413, f"chunk goes past the declared size of {u.size} bytes; nothing was kept"
+                )
+            out.write(piece)
+            received += len(piece)
+    return received
+
+
+# Container signatures ffmpeg reads (WAV/AVI, MP3, FLAC, Ogg, Matroska/WebM, MP4/M4A/MOV,
+# AIFF, WMA/ASF, AMR). A first chunk without one is probed as it is before more is accepted.
+_MAGIC = (b"RIFF", b"ID3", b"fLaC", b"OggS", b"\x1aE\xdf\xa3", b"FORM", b"0&\xb2u", b"#!AMR")
+
+
+def _looks_like_media(path: Path) -> bool:
+    with path.open("rb") as f:
+        head = f.read(12)
+    mpeg_frame = len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0
+    return head.startswith(_MAGIC) or head[4:8] == b"ftyp" or mpeg_frame
+
+
+async def _probe_or_reject(store: Any, upload_id: str, filename: str, path: Path, received: int) -> Any:
+    """``probe_audio`` the (possibly partial) file; on failure drop it and answer 415."""
+    try:
+        return await run_in_threadpool(probe_audio, path)
+    except (NotAudioError, EmptyAudioError) as exc:
+        store.set_upload(upload_id, received, "rejected")
+        path.unlink(missing_ok=True)
+        raise HTTPException(415, f"{filename} is not a recording we can read: {exc}") from exc
