@@ -21,6 +21,14 @@ from tests.conftest import ROOT, free_port
 
 pytestmark = pytest.mark.slow
 
+@pytest.fixture(autouse=True, scope="module")
+def _patient_expect() -> Iterator[None]:
+    """The two cores are shared with other work: give each expectation 15 s, not 5 s."""
+    expect.set_options(timeout=15_000)
+    yield
+    expect.set_options(timeout=5_000)
+
+
 SENTENCES = ("これより本会議を開会いたします。", "本日は予算案について審議します。")
 
 
