@@ -31,7 +31,7 @@ from typing import Any
 import yaml
 
 from retrieval.errors import KnowledgeBaseError
-from retrieval.kb import LANGUAGES
+from retrieval.kb import LINE_KEY, LineLoader, lang_map
 
 # wifi_spot: the sample city lists its free Wi-Fi places too (useful to visitors).
 FACILITY_TYPES: tuple[str, ...] = (
@@ -42,7 +42,6 @@ FACILITY_TYPES: tuple[str, ...] = (
     "wifi_spot",
 )
 EARTH_RADIUS_M = 6_371_008.8  # mean Earth radius (IUGG)
-_LINE = "__line__"
 
 
 @dataclass(frozen=True)
@@ -133,7 +132,7 @@ def load_facilities(path: Path) -> Facilities:
     """
     problems: list[str] = []
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_LineLoader)  # noqa: S506
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=LineLoader)  # noqa: S506
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else 0
         raise KnowledgeBaseError([f"{path}:{line}: YAML syntax error: {exc.problem}"]) from exc
@@ -148,7 +147,7 @@ def load_facilities(path: Path) -> Facilities:
         facility = _facility(path, item, problems)
         if facility is None:
             continue
-        line = item.get(_LINE, 0)
+        line = item.get(LINE_KEY, 0)
         if facility.id in seen:
             problems.append(
                 f"{path}:{line}: duplicate facility id '{facility.id}' "
@@ -166,7 +165,7 @@ def _facility(path: Path, raw: Any, problems: list[str]) -> Facility | None:
     if not isinstance(raw, dict):
         problems.append(f"{path}:0: a facility must be a mapping, got {type(raw).__name__}")
         return None
-    where = f"{path}:{raw.get(_LINE, 0)}"
+    where = f"{path}:{raw.get(LINE_KEY, 0)}"
     fid = str(raw.get("id") or "").strip()
     if not fid:
         problems.append(f"{where}: facility without an 'id'")
@@ -178,8 +177,8 @@ def _facility(path: Path, raw: Any, problems: list[str]) -> Facility | None:
         problems.append(
             f"{where}: {label} type '{ftype}' is not one of {', '.join(FACILITY_TYPES)}"
         )
-    name = _lang_map(where, raw.get("name"), f"{label} name", problems)
-    address = _lang_map(where, raw.get("address"), f"{label} address", problems)
+    name = lang_map(where, raw.get("name"), f"{label} name", problems)
+    address = lang_map(where, raw.get("address"), f"{label} address", problems)
     if "ja" not in name:
         problems.append(f"{where}: {label} needs a Japanese ('ja') name")
     lat = _coordinate(where, raw.get("lat"), f"{label} lat", 90, problems)
@@ -199,24 +198,6 @@ def _facility(path: Path, raw: Any, problems: list[str]) -> Facility | None:
     )
 
 
-def _lang_map(where: str, raw: Any, what: str, problems: list[str]) -> dict[str, str]:
-    if not isinstance(raw, dict):
-        problems.append(f"{where}: {what} must map language codes to text")
-        return {}
-    out: dict[str, str] = {}
-    for lang, text in raw.items():
-        if lang == _LINE:
-            continue
-        if lang not in LANGUAGES:
-            problems.append(
-                f"{where}: {what}: unknown language code '{lang}' "
-                f"(expected one of {', '.join(LANGUAGES)})"
-            )
-        elif text:
-            out[lang] = str(text).strip()
-    return out
-
-
 def _coordinate(where: str, raw: Any, what: str, bound: float, problems: list[str]) -> float:
     if isinstance(raw, bool) or not isinstance(raw, int | float):
         problems.append(f"{where}: {what} must be a number in degrees, got {raw!r}")
@@ -232,16 +213,3 @@ def _pick(table: dict[str, str], lang: str) -> str:
         if key in table:
             return table[key]
     return next(iter(table.values()), "")
-
-
-class _LineLoader(yaml.SafeLoader):
-    """A SafeLoader that records the line of every mapping under ``__line__``."""
-
-
-def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict[str, Any]:
-    mapping = loader.construct_mapping(node, deep=True)
-    mapping[_LINE] = node.start_mark.line + 1
-    return mapping
-
-
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)

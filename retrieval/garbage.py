@@ -22,7 +22,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from retrieval.kb import Entry
+from retrieval.kb import LINE_KEY, Entry
 
 _QUESTIONS = {
     "ja": ("{name}の捨て方", "{name}は何ごみですか", "{name} ごみ 分別"),
@@ -54,7 +54,7 @@ _ANSWER = {
 
 def garbage_entries(file: Path, data: dict[str, Any], problems: list[str]) -> list[Entry]:
     """Entries for every row of a file's ``garbage_items`` table (problems are appended)."""
-    categories = {k: v for k, v in (data.get("garbage_categories") or {}).items() if k != "__line__"}
+    categories = {k: v for k, v in (data.get("garbage_categories") or {}).items() if k != LINE_KEY}
     source_url = str(data.get("source_url") or "")
     department = str(data.get("department") or "general")
     entries = []
@@ -73,7 +73,7 @@ def _item_entry(
     department: str,
     problems: list[str],
 ) -> Entry | None:
-    line = row.get("__line__", 0) if isinstance(row, dict) else 0
+    line = row.get(LINE_KEY, 0) if isinstance(row, dict) else 0
     where = f"{file}:{line}"
     if not isinstance(row, dict) or not row.get("id") or not isinstance(row.get("name"), dict):
         problems.append(f"{where}: a garbage item needs an 'id' and a 'name' per language")
@@ -85,8 +85,8 @@ def _item_entry(
             f"garbage_categories ({', '.join(categories) or 'none defined'})"
         )
         return None
-    names = {k: str(v) for k, v in row["name"].items() if k != "__line__" and v}
-    notes = {k: str(v) for k, v in (row.get("notes") or {}).items() if k != "__line__" and v}
+    names = {k: str(v) for k, v in row["name"].items() if k != LINE_KEY and v}
+    notes = {k: str(v) for k, v in (row.get("notes") or {}).items() if k != LINE_KEY and v}
     questions: dict[str, tuple[str, ...]] = {}
     answers: dict[str, str] = {}
     for lang, name in names.items():

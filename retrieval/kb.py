@@ -37,7 +37,7 @@ LANGUAGE_NAMES: dict[str, str] = {
 CATEGORIES: tuple[str, ...] = (
     "childcare", "relocation", "tourism", "procedures", "garbage", "disaster", "general",
 )
-_LINE = "__line__"
+LINE_KEY = "__line__"  # where LineLoader records each mapping's line
 
 
 @dataclass(frozen=True)
@@ -98,22 +98,22 @@ class KnowledgeBase:
         return self.departments.get(key) or self.departments["general"]
 
 
-class _LineLoader(yaml.SafeLoader):
+class LineLoader(yaml.SafeLoader):
     """A SafeLoader that records the line of every mapping under ``__line__``."""
 
 
-def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict[str, Any]:
+def _construct_mapping(loader: LineLoader, node: yaml.MappingNode) -> dict[str, Any]:
     mapping = loader.construct_mapping(node, deep=True)
-    mapping[_LINE] = node.start_mark.line + 1
+    mapping[LINE_KEY] = node.start_mark.line + 1
     return mapping
 
 
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
 def _read_yaml(path: Path, problems: list[str]) -> dict[str, Any] | None:
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_LineLoader)  # noqa: S506
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=LineLoader)  # noqa: S506
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         line = mark.line + 1 if mark else 0
@@ -154,7 +154,7 @@ def load_kb(path: Path) -> KnowledgeBase:
         if data is None:
             continue
         for key, dep in (data.get("departments") or {}).items():
-            if key == _LINE:
+            if key == LINE_KEY:
                 continue
             departments[key] = _department(file, key, dep, problems)
         for item in data.get("entries") or []:
@@ -172,29 +172,30 @@ def load_kb(path: Path) -> KnowledgeBase:
 
 
 def _department(file: Path, key: str, raw: Any, problems: list[str]) -> Department:
-    line = raw.get(_LINE, 0) if isinstance(raw, dict) else 0
+    line = raw.get(LINE_KEY, 0) if isinstance(raw, dict) else 0
     if not isinstance(raw, dict) or not raw.get("name"):
         problems.append(f"{file}:{line}: department '{key}' needs a name")
         return Department(key, {}, "")
     if key == "general" and not raw.get("phone"):
         # The general desk is who residents are sent to when nothing else fits.
         problems.append(f"{file}:{line}: the 'general' department needs a phone")
-    name = _lang_map(file, line, raw.get("name"), f"department '{key}' name", problems)
-    hours = _lang_map(file, line, raw.get("hours") or {}, f"department '{key}' hours", problems)
+    name = lang_map(f"{file}:{line}", raw.get("name"), f"department '{key}' name", problems)
+    hours = lang_map(f"{file}:{line}", raw.get("hours") or {}, f"department '{key}' hours", problems)
     return Department(key, name, str(raw.get("phone") or ""), hours)
 
 
-def _lang_map(file: Path, line: int, raw: Any, what: str, problems: list[str]) -> dict[str, str]:
+def lang_map(where: str, raw: Any, what: str, problems: list[str]) -> dict[str, str]:
+    """``{language: text}`` from a YAML mapping; problems are appended with ``where``."""
     if not isinstance(raw, dict):
-        problems.append(f"{file}:{line}: {what} must map language codes to text")
+        problems.append(f"{where}: {what} must map language codes to text")
         return {}
     out: dict[str, str] = {}
     for lang, text in raw.items():
-        if lang == _LINE:
+        if lang == LINE_KEY:
             continue
         if lang not in LANGUAGES:
             problems.append(
-                f"{file}:{line}: {what}: unknown language code '{lang}' "
+                f"{where}: {what}: unknown language code '{lang}' "
                 f"(expected one of {', '.join(LANGUAGES)})"
             )
         elif text:
@@ -229,14 +230,14 @@ def _entry(
     if not isinstance(raw, dict):
         problems.append(f"{file}:0: an entry must be a mapping, got {type(raw).__name__}")
         return None
-    line = raw.get(_LINE, 0)
+    line = raw.get(LINE_KEY, 0)
     where = f"{file}:{line}"
     entry_id = str(raw.get("id") or "").strip()
     if not entry_id:
         problems.append(f"{where}: entry without an 'id'")
         return None
     label = f"entry '{entry_id}'"
-    answers = _lang_map(file, line, raw.get("answers"), f"{label} answers", problems)
+    answers = lang_map(where, raw.get("answers"), f"{label} answers", problems)
     questions = _questions(file, line, raw.get("questions"), label, problems)
     if "ja" not in answers or "ja" not in questions:
         problems.append(f"{where}: {label} needs a Japanese ('ja') question and answer")
@@ -288,7 +289,7 @@ def _questions(
         return {}
     out: dict[str, tuple[str, ...]] = {}
     for lang, items in raw.items():
-        if lang == _LINE:
+        if lang == LINE_KEY:
             continue
         if lang not in LANGUAGES:
             problems.append(f"{file}:{line}: {label} questions: unknown language code '{lang}'")
