@@ -20,23 +20,18 @@ TIMEOUT = aiohttp.ClientTimeout(total=float(os.environ.get("MADOGUCHI_ACTION_TIM
 
 async def post(path: Text, body: Dict[Text, Any]) -> Optional[Dict[Text, Any]]:
     """POST ``body`` as JSON to the gateway; the JSON reply, or None on any failure."""
-    try:
-        async with aiohttp.ClientSession(timeout=TIMEOUT) as session:
-            async with session.post(f"{GATEWAY_URL}{path}", json=body) as response:
-                if response.status != 200:
-                    log.warning("gateway %s answered HTTP %s", path, response.status)
-                    return None
-                return await response.json()
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        log.warning("gateway %s unreachable: %s", path, exc)
-        return None
+    return await _request("POST", path, json=body)
 
 
 async def get(path: Text, params: Dict[Text, Text]) -> Optional[Dict[Text, Any]]:
     """GET from the gateway; the JSON reply, or None on any failure."""
+    return await _request("GET", path, params=params)
+
+
+async def _request(method: Text, path: Text, **kwargs: Any) -> Optional[Dict[Text, Any]]:
     try:
         async with aiohttp.ClientSession(timeout=TIMEOUT) as session:
-            async with session.get(f"{GATEWAY_URL}{path}", params=params) as response:
+            async with session.request(method, f"{GATEWAY_URL}{path}", **kwargs) as response:
                 if response.status != 200:
                     log.warning("gateway %s answered HTTP %s", path, response.status)
                     return None
