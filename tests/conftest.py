@@ -3,6 +3,7 @@ the dialogue tests) a real Rasa server + action server + gateway started once pe
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -21,6 +22,30 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def serve_in_thread(app, port: int | None = None, timeout_s: float = 60) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """Run an ASGI ``app`` with uvicorn on a loopback port in a daemon thread; yields its URL."""
+    import threading
+    import time
+
+    import uvicorn
+
+    port = port or free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + timeout_s
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if not server.started:
+        pytest.fail(f"the server on port {port} did not start within {timeout_s:.0f} s")
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
 
 
 @pytest.fixture(scope="session")
@@ -96,28 +121,17 @@ class Stack:
             self.rasa.stop()
 
     def _start_gateway(self) -> None:
-        import threading
-        import time
-
-        import uvicorn
-
         from adapters.gateway import create_app
 
-        app = create_app(self.settings, retriever=self.retriever)
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.gateway_port, log_level="warning")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 60
-        while not self.server.started and time.monotonic() < deadline:
-            time.sleep(0.1)
+        self.app = create_app(self.settings, retriever=self.retriever)
+        self._gateway = contextlib.ExitStack()
+        self._gateway.enter_context(serve_in_thread(self.app, self.gateway_port))
 
     def stop(self) -> None:
         for child in (self.rasa, self.actions):
             if child:
                 child.stop()
-        self.server.should_exit = True
-        self.thread.join(10)
+        self._gateway.close()
 
 
 @pytest.fixture(scope="session")

@@ -96,7 +96,7 @@ def test_feedback_is_stored_against_the_answer(stack) -> None:  # type: ignore[n
     entry = [m["custom"]["entry_id"] for m in answer if "custom" in m][0]
     reply = ask(stack, who, '/feedback{"rating":"down"}')
     assert "ありがとう" in texts(reply)
-    store = stack.server.config.app.state.dialogue_store
+    store = stack.app.state.dialogue_store
     stored = [f for f in store.feedback() if f.conversation_id == who]
     assert stored and stored[-1].rating == "down" and stored[-1].entry_id == entry
 

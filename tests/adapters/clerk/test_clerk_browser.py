@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +15,7 @@ from playwright.sync_api import Page, expect
 
 from tests.adapters.clerk.conftest import PASSWORD, clerk_settings
 from tests.adapters.widget.harness import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, open_context
-from tests.conftest import ROOT, free_port
+from tests.conftest import ROOT, serve_in_thread
 
 pytestmark = pytest.mark.slow
 
@@ -45,8 +43,6 @@ def meeting_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def gateway(settings, retriever, tmp_path_factory) -> Iterator[str]:  # type: ignore[no-untyped-def]
     """The gateway with the embedded worker on the real Whisper base model."""
-    import uvicorn
-
     from adapters.gateway import create_app
     from speech import assemble_whisper_base
 
@@ -57,23 +53,11 @@ def gateway(settings, retriever, tmp_path_factory) -> Iterator[str]:  # type: ig
         "data_dir": data / "speech",
     })
     app = create_app(s, retriever=retriever)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    if not server.started:
-        pytest.fail("the gateway did not start within 60 s")
-    app.state.clerk_store.add_user("suzuki", PASSWORD, "clerk")
-    _APP["app"] = app
-    _APP["settings"] = s
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    with serve_in_thread(app) as url:  # the clerk store exists once the lifespan has run
+        app.state.clerk_store.add_user("suzuki", PASSWORD, "clerk")
+        _APP["app"] = app
+        _APP["settings"] = s
+        yield url
 
 
 @pytest.fixture(scope="module")

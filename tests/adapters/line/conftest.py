@@ -13,7 +13,6 @@ import asyncio
 import copy
 import json
 import re
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -22,14 +21,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from fastapi import FastAPI, Request, Response
 from fastapi.testclient import TestClient
 from line_openapi import limit_errors, messaging_api
 from pydantic import SecretStr
 
 from adapters.line.signature import sign
-from tests.conftest import free_port
+from tests.conftest import free_port, serve_in_thread
 
 SECRET = "test-channel-secret"
 TOKEN = "test-channel-token"
@@ -183,19 +181,9 @@ def _json(data: Any, status: int = 200) -> Response:
 @pytest.fixture(scope="session")
 def fake_line() -> Iterator[FakeLine]:
     fake = FakeLine()
-    port = free_port()
-    fake.url = f"http://127.0.0.1:{port}"
-    server = uvicorn.Server(
-        uvicorn.Config(_fake_app(fake), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield fake
-    server.should_exit = True
-    thread.join(10)
+    with serve_in_thread(_fake_app(fake), timeout_s=20) as url:
+        fake.url = url
+        yield fake
 
 
 @pytest.fixture(autouse=True)

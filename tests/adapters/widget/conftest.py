@@ -5,8 +5,6 @@ on another port to embed the widget cross-origin, and a real headless Chromium (
 from __future__ import annotations
 
 import copy
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,14 +18,12 @@ from tests.adapters.widget.harness import (
     open_context,
     start_site,
 )
-from tests.conftest import free_port
+from tests.conftest import free_port, serve_in_thread
 
 
 @pytest.fixture(scope="session")
 def widget_gateway(settings, retriever) -> Iterator[Gateway]:  # type: ignore[no-untyped-def]
     """The gateway with Rasa down, allowing one other origin (the test site) by CORS."""
-    import uvicorn
-
     from adapters.gateway import create_app
 
     s = copy.deepcopy(settings)
@@ -37,23 +33,11 @@ def widget_gateway(settings, retriever) -> Iterator[Gateway]:  # type: ignore[no
     url = f"http://127.0.0.1:{port}"
     site, site_port = start_site(url)
     s.gateway.cors_origins = [f"http://127.0.0.1:{site_port}"]
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(s, retriever=retriever), host="127.0.0.1", port=port,
-                       log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    if not server.started:
-        pytest.fail("the gateway did not start within 60 s")
     try:
-        yield Gateway(url=url, port=port, site_url=f"http://127.0.0.1:{site_port}/",
-                      site_port=site_port)
+        with serve_in_thread(create_app(s, retriever=retriever), port):
+            yield Gateway(url=url, port=port, site_url=f"http://127.0.0.1:{site_port}/",
+                          site_port=site_port)
     finally:
-        server.should_exit = True
-        thread.join(10)
         site.shutdown()
 
 
