@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 import uvicorn
-from conftest import SECRET, FakeLine, event, line_settings
+from tests.adapters.line.fakes import SECRET, FakeLine, event, line_settings
 
 from adapters.gateway import create_app
 from adapters.line.signature import sign

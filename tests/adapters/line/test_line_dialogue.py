@@ -8,7 +8,7 @@ import time
 import uuid
 
 import pytest
-from conftest import FakeLine, event, line_settings, post_events
+from tests.adapters.line.fakes import FakeLine, event, line_settings, post_events
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from conftest import FACILITIES
-from line_openapi import limit_errors, messaging_api
+from tests.adapters.line.fakes import FACILITIES
+from tests.adapters.line.line_openapi import limit_errors, messaging_api
 
 from adapters.chat import ChatReply
 from adapters.line import messages as build

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import TOKEN, FakeLine
+from tests.adapters.line.fakes import TOKEN, FakeLine
 from typer.testing import CliRunner
 
 from adapters.cli import app

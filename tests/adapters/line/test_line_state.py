@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import FACILITIES
+from tests.adapters.line.fakes import FACILITIES
 
 from adapters.line.dedupe import SeenEvents
 from adapters.line.store import Failure, FailureLog, LineStore, UserLanguages

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import FakeLine, event, line_settings, post_events
+from tests.adapters.line.fakes import FakeLine, event, line_settings, post_events
 from fastapi.testclient import TestClient
 
 from adapters.gateway import create_app

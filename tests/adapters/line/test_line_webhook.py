@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import uuid
 
-from conftest import SECRET, FakeLine, event, post_events
+from tests.adapters.line.fakes import SECRET, FakeLine, event, post_events
 from fastapi.testclient import TestClient
 from linebot.v3 import WebhookParser
 from linebot.v3.webhook import SignatureValidator
@@ -173,7 +173,7 @@ def test_unknown_event_types_are_skipped_with_200(
 def test_sdk_fixture_events_are_processed_without_error(
     line_app: TestClient, fake_line: FakeLine
 ) -> None:
-    from line_openapi import spec_path
+    from tests.adapters.line.line_openapi import spec_path
 
     raw = spec_path("webhook-events.json").read_text(encoding="utf-8")
     # The body as the SDK's tests send it (every event shares one id: processed once) …
