@@ -20,12 +20,12 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 PIP_FIND := $(if $(wildcard /opt/wheels),--find-links /opt/wheels)
 PIP_QUIET := 2>&1 | { grep -v -E "^WARNING: Location|^$$" || true; }
 
-.PHONY: run test bench lint setup envs models index bot browser browser-apt clean
+.PHONY: run test bench lint setup envs models index bot browser browser-apt services-apt clean
 
 run: setup
 	$(APP) serve
 
-test: setup browser
+test: setup browser services-apt
 	@set +e; $(VENV)/bin/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing on purpose"; exit 1; fi; exit $$rc
 
@@ -85,6 +85,18 @@ browser-apt:
 $(WIDGET_TESTS)/node_modules/.installed: $(WIDGET_TESTS)/package.json $(WIDGET_TESTS)/package-lock.json | browser-apt
 	cd $(WIDGET_TESTS) && npm ci --no-audit --no-fund --silent
 	touch $@
+
+# What the scale-out tests (tests/scale) start themselves: their own PostgreSQL cluster and
+# Redis server on free loopback ports (Debian's packages; no system service is used).
+services-apt:
+	@missing=""; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	if [ -n "$$missing" ]; then \
+		echo "apt-get install$$missing"; \
+		$(SUDO) apt-get update -qq; \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
 
 clean:
 	rm -rf var bot/models
