@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from pydantic import BaseModel, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from retrieval.config import RetrievalSettings
@@ -36,6 +36,12 @@ class RasaSettings(BaseModel):
     env_dir: Path = Path(".venv-rasa")
     port: int = 5005
     action_port: int = 5055
+    # Scale-out (docs/scaling.md): an SQLAlchemy URL such as
+    # postgresql://madoguchi:secret@db:5432/madoguchi for the tracker store (empty: SQLite
+    # under the data dir) and redis://host:6379/1 for the lock store (empty: in memory, right
+    # for one Rasa process only). Several Rasa replicas need both.
+    tracker_url: SecretStr = SecretStr("")
+    lock_url: SecretStr = SecretStr("")
 
 
 class LineSettings(BaseModel):
@@ -73,6 +79,15 @@ class StorageSettings(BaseModel):
 
     data_dir: Path = Path("var")
     url: str = "sqlite:///var/madoguchi.db"
+    # Conversations older than this many days are deleted (Rasa tracker events, feedback,
+    # handover tickets, LINE users' language and undelivered answers) by
+    # `madoguchi retention purge` and by the gateway every retention_interval_s. 0 keeps
+    # everything forever (adapters/retention.py).
+    retention_days: int = Field(default=90, ge=0)
+    retention_interval_s: float = Field(default=3600.0, gt=0)
+    # The Rasa tracker store the purge cleans: the SQLAlchemy URL Rasa was given as
+    # MADOGUCHI_TRACKER_URL (PostgreSQL); empty: SQLite at <data_dir>/tracker.db.
+    tracker_url: SecretStr = SecretStr("")
 
 
 class GatewaySettings(BaseModel):
@@ -80,6 +95,9 @@ class GatewaySettings(BaseModel):
 
     host: str = "127.0.0.1"
     port: int = 8000
+    # Let several gateway processes bind the same port (SO_REUSEPORT; the kernel spreads
+    # connections over them). `madoguchi serve --replicas N` sets it.
+    reuse_port: bool = False
     # Largest request body accepted on the chat API, in bytes.
     max_body_bytes: int = 64 * 1024
     # Longest message accepted, in characters.
@@ -88,6 +106,9 @@ class GatewaySettings(BaseModel):
     # e.g. the city's website embedding the widget. Empty: same-origin only. From the
     # environment as JSON: MADOGUCHI_GATEWAY__CORS_ORIGINS='["https://www.city.example.jp"]'.
     cors_origins: list[str] = []
+    # Strict-Transport-Security max-age in seconds; 0 (default) sends none. Set it (e.g.
+    # 31536000) only once the site is served over HTTPS for good (adapters/security.py).
+    hsts_max_age_s: int = Field(default=0, ge=0)
 
     @field_validator("cors_origins")
     @classmethod
@@ -119,6 +140,11 @@ class ClerkSettings(BaseModel):
     embedded_worker: bool = True
     # How often an idle worker looks for a queued job.
     poll_interval_s: float = 1.0
+    # Empty: workers claim jobs straight from clerk.db. redis://host:6379/0: workers take job
+    # ids from Redis with a lease (a dead worker's job goes back after lease_s) — job state
+    # and recordings stay in the data dir, which every worker must share (docs/scaling.md).
+    queue_url: SecretStr = SecretStr("")
+    lease_s: float = 60.0
 
 
 class Settings(BaseSettings):
