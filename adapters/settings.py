@@ -85,9 +85,6 @@ class StorageSettings(BaseModel):
     # everything forever (adapters/retention.py).
     retention_days: int = Field(default=90, ge=0)
     retention_interval_s: float = Field(default=3600.0, gt=0)
-    # The Rasa tracker store the purge cleans: the SQLAlchemy URL Rasa was given as
-    # MADOGUCHI_TRACKER_URL (PostgreSQL); empty: SQLite at <data_dir>/tracker.db.
-    tracker_url: SecretStr = SecretStr("")
 
 
 class GatewaySettings(BaseModel):
