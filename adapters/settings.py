@@ -124,6 +124,9 @@ class ClerkSettings(BaseModel):
 
     # Largest recording accepted (a full-day session as WAV runs to several GB).
     max_upload_bytes: int = 8 * 1024**3
+    # Total bytes all kept recordings may take on disk (declared sizes); 0: no quota, only
+    # the disk's free space limits uploads. Over it a new upload is refused with 507.
+    storage_quota_bytes: int = 0
     # Largest body of one upload chunk (PUT); the client sends chunks of at most this.
     max_chunk_bytes: int = 8 * 1024**2
     # Signs nothing the browser can forge: session tokens are stored hashed with it. Empty in
