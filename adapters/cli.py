@@ -21,6 +21,7 @@ import typer
 
 from adapters.cli_line import line_app
 from adapters.cli_minutes import minutes_app, models_app
+from adapters.cli_retention import retention_app
 from adapters.cli_user import user_app
 from adapters.errors import AdapterError
 from adapters.settings import Settings
@@ -37,6 +38,7 @@ app.add_typer(minutes_app, name="minutes")
 app.add_typer(models_app, name="models")
 app.add_typer(line_app, name="line")
 app.add_typer(user_app, name="user")
+app.add_typer(retention_app, name="retention")
 
 
 def _fail(message: str, code: int = 2) -> None:

@@ -23,7 +23,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from adapters import api, clerk, widget
+from adapters import api, clerk, retention, widget
 from adapters.chat import ChatService
 from adapters.line import LineBodyLimit, LineChannel
 from adapters.line import router as line_router
@@ -59,15 +59,17 @@ def create_app(settings: Settings | None = None, retriever: Retriever | None = N
             close_clerk = clerk.open_clerk(app, settings)
             await app.state.rasa.probe()
             probe = asyncio.create_task(app.state.rasa.probe_forever())
+            purge = asyncio.create_task(retention.purge_forever(settings))
             log.info("gateway ready: %d FAQ entries", len(app.state.retriever.kb.entries))
             try:
                 yield
             finally:
                 close_clerk()
                 app.state.line.close()
-                probe.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await probe
+                for task in (probe, purge):
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
 
     app = FastAPI(
         title="madoguchi gateway",
