@@ -72,6 +72,13 @@ class LineSettings(BaseModel):
     # Answer text messages in group chats too (off: a bot answering every message in a
     # group is noise; follow, postback and 1:1 chats always work).
     answer_in_groups: bool = False
+    # Per LINE user (adapters.ratelimit): messages a second sustained and the burst allowed;
+    # past it the user gets one "please wait" reply and further messages are dropped.
+    rate_per_user: float = 0.25
+    rate_burst_per_user: int = 10
+    # Longest voice message transcribed (LINE's own limit is 5 minutes); longer is refused
+    # from the container header, before decoding.
+    max_voice_s: float = 300.0
 
 
 class StorageSettings(BaseModel):
@@ -103,6 +110,16 @@ class GatewaySettings(BaseModel):
     # e.g. the city's website embedding the widget. Empty: same-origin only. From the
     # environment as JSON: MADOGUCHI_GATEWAY__CORS_ORIGINS='["https://www.city.example.jp"]'.
     cors_origins: list[str] = []
+    # Per client IP (adapters.ratelimit): requests a second sustained, and the burst allowed
+    # at once; past it 429 with Retry-After. Generous, since residents behind one carrier
+    # NAT share an address. 0 switches the limit off. The LINE webhook is limited per user.
+    rate_per_ip: float = 10.0
+    rate_burst_per_ip: int = 120
+    # Never limited (CIDRs): loopback, so the load bench and health checks on the host pass.
+    rate_exempt: list[str] = ["127.0.0.0/8", "::1/128"]
+    # Reverse proxies whose X-Forwarded-For is believed (CIDRs); a proxy on this host must be
+    # listed, else every resident looks like 127.0.0.1 (exempt above).
+    trusted_proxies: list[str] = []
     # Strict-Transport-Security max-age in seconds; 0 (default) sends none. Set it (e.g.
     # 31536000) only once the site is served over HTTPS for good (adapters/security.py).
     hsts_max_age_s: int = Field(default=0, ge=0)
@@ -129,6 +146,9 @@ class ClerkSettings(BaseModel):
     storage_quota_bytes: int = 0
     # Largest body of one upload chunk (PUT); the client sends chunks of at most this.
     max_chunk_bytes: int = 8 * 1024**2
+    # Longest recording accepted, from its container header (a full-day session is ~8 h):
+    # a tiny file that claims or decodes to days of audio is refused, not queued.
+    max_recording_s: float = 12 * 3600
     # Signs nothing the browser can forge: session tokens are stored hashed with it. Empty in
     # mode "dev": a random one is generated and kept in <data_dir>/clerk/session_secret.
     # Outside dev an empty or placeholder secret is refused when the app starts.
