@@ -15,6 +15,10 @@ class Conflict(ClerkError):
     """The state changed under the request: a newer version, a finished job (409)."""
 
 
+class StorageFull(ClerkError):
+    """No room for a recording: the disk is full or the upload quota is used up (507)."""
+
+
 class JobCancelled(Exception):
     """Raised inside a running job's progress callback once a clerk cancelled it."""
 
@@ -25,4 +29,6 @@ def http_status(exc: ClerkError) -> int:
         return 404
     if isinstance(exc, Conflict):
         return 409
+    if isinstance(exc, StorageFull):
+        return 507
     return 400

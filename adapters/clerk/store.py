@@ -268,6 +268,11 @@ class ClerkStore:
             Path(row["path"]), row["status"],
         )
 
+    def upload_bytes(self) -> int:
+        """Bytes declared by the uploads kept on disk (all but the rejected ones)."""
+        row = self._one("SELECT COALESCE(SUM(size), 0) AS n FROM uploads WHERE status != 'rejected'")
+        return int(row["n"]) if row else 0
+
     def set_upload(self, upload_id: str, received: int, status: str) -> None:
         with self.tx() as db:
             db.execute(

@@ -6,11 +6,20 @@ the server has (else 409 with the server's offset, which ``GET /uploads/{id}`` a
 The first chunk of a file without a known container signature, and the complete file, are
 checked with ``speech.probe_audio`` (what ffmpeg can decode, not what the name says): a wrong
 file is refused with 415 after its first chunk, not after gigabytes.
+
+Storage: a declared upload is refused with 507 when the disk has less free space than its size
+or when it would take the kept recordings over ``clerk.storage_quota_bytes``. A disk that fills
+up anyway (other uploads, other programs) fails the chunk being written with 507: the file is
+cut back to the bytes received before that chunk and the upload stays resumable at its offset.
 """
 
 from __future__ import annotations
 
+import errno
+import logging
+import os
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +29,14 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from adapters.clerk.auth import SessionDep, settings_of, store_of
-from adapters.clerk.errors import NotFound
+from adapters.clerk.errors import NotFound, StorageFull
 from adapters.clerk.store import Session, Upload
 from speech import EmptyAudioError, NotAudioError, probe_audio
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/clerk", tags=["clerk"])
+# The disk (or the user's disk quota) is full; EFBIG: the file system's largest file.
+_NO_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 
 def _safe_name(filename: str) -> str:
@@ -51,8 +63,34 @@ def create_upload(body: NewUpload, session: SessionDep, request: Request) -> dic
         )
     upload_dir = Path(settings_of(request).storage.data_dir) / "clerk" / "uploads"
     store = store_of(request)
-    upload = store.add_upload(session.user, _safe_name(body.filename), body.size, upload_dir)
+    _check_room(store, limits.storage_quota_bytes, upload_dir, body)
+    try:
+        upload = store.add_upload(session.user, _safe_name(body.filename), body.size, upload_dir)
+    except OSError as exc:
+        if exc.errno not in _NO_SPACE:
+            raise
+        raise StorageFull(f"the server's storage is full ({exc.strerror}); nothing was stored. "
+                          "Ask the administrator to free disk space, then upload again") from exc
     return {"id": upload.id, "offset": 0, "size": body.size, "chunk_bytes": limits.max_chunk_bytes}
+
+
+def _check_room(store: Any, quota: int, upload_dir: Path, body: NewUpload) -> None:
+    """``StorageFull`` unless the quota and the disk both have room for ``body.size`` bytes."""
+    if quota:
+        used = store.upload_bytes()
+        if used + body.size > quota:
+            raise StorageFull(
+                f"the storage quota for recordings is used up: {used} of {quota} bytes are "
+                f"taken and {body.filename} needs {body.size}; delete old recordings or raise "
+                "MADOGUCHI_CLERK__STORAGE_QUOTA_BYTES"
+            )
+    existing = next(p for p in (upload_dir, *upload_dir.parents) if p.exists())
+    free = shutil.disk_usage(existing).free
+    if body.size > free:
+        raise StorageFull(
+            f"the server's disk has {free} bytes free and {body.filename} needs {body.size}; "
+            "ask the administrator to free disk space, then upload again"
+        )
 
 
 def own_upload(store: Any, upload_id: str, session: Session) -> Upload:
@@ -110,19 +148,44 @@ _WRITING: set[str] = set()
 
 
 async def _append(request: Request, u: Upload) -> int:
-    """Append the request body at ``u.received``; return the new size. Over-long: 413, undone."""
+    """Append the request body at ``u.received``; return the new size. Over-long: 413, undone.
+
+    Raises:
+        StorageFull: the disk filled up while writing; the chunk is undone (resume at the
+            same offset once there is room).
+    """
     received = u.received
-    with u.path.open("r+b") as out:
-        out.seek(received)
-        async for piece in request.stream():
-            if received + len(piece) > u.size:
-                out.truncate(u.received)
-                raise HTTPException(
-                    413, f"chunk goes past the declared size of {u.size} bytes; nothing was kept"
-                )
-            out.write(piece)
-            received += len(piece)
+    try:
+        with u.path.open("r+b") as out:
+            out.seek(received)
+            async for piece in request.stream():
+                if received + len(piece) > u.size:
+                    out.truncate(u.received)
+                    raise HTTPException(
+                        413, f"chunk goes past the declared size of {u.size} bytes; nothing was kept"
+                    )
+                out.write(piece)
+                received += len(piece)
+    except OSError as exc:
+        if exc.errno not in _NO_SPACE:
+            raise
+        _cut_back(u.path, u.received)
+        log.error("upload %s: storage full at byte %d: %s", u.id, received, exc.strerror)
+        raise StorageFull(
+            f"the server's storage is full ({exc.strerror}); this chunk of {u.filename} was not "
+            f"kept. The {u.received} bytes received before it are safe: resume at offset "
+            f"{u.received} once the administrator has freed disk space"
+        ) from exc
     return received
+
+
+def _cut_back(path: Path, size: int) -> None:
+    """Drop whatever part of a failed chunk reached the file."""
+    try:
+        if path.is_file() and path.stat().st_size > size:
+            os.truncate(path, size)
+    except OSError as exc:  # the disk is in trouble; the offset in the store is what counts
+        log.warning("could not cut %s back to %d bytes: %s", path, size, exc)
 
 
 # Container signatures ffmpeg reads (WAV/AVI, MP3, FLAC, Ogg, Matroska/WebM, MP4/M4A/MOV,
