@@ -46,16 +46,24 @@ _ADDRESS_JA = re.compile(rf"(?:{_NAME}{{1,6}}[都道府県])?(?:{_NAME}{{1,6}}?[
 _ADDRESS_BARE = re.compile(r"(?<![0-9\-])[0-9]{1,3}-[0-9]{1,4}-[0-9]{1,4}(?![0-9\-])")
 
 
+# Dashes residents put between digits: NFKC leaves the hyphen (U+2010), non-breaking hyphen,
+# figure/en/em dashes, horizontal bar, minus sign (U+2212) and the chōonpu ー (what a Japanese
+# IME gives for "-" in kana mode) as they are, so they are read as ASCII hyphens first.
+_DIGIT_DASH = re.compile(r"(?<=[0-9])[\u2010-\u2015\u2212\u30fc\ufe63](?=[0-9])")
+
+
 def mask_pii(text: str) -> str:
     """``text`` with e-mail addresses, My Numbers, phone numbers and street addresses
     replaced by ``[EMAIL]``, ``[MYNUMBER]``, ``[PHONE]`` and ``[ADDRESS]``.
 
-    Full-width digits and hyphens are read as ASCII first (０９０－１２３４…), so the
-    masked text is also NFKC-normalised.
+    Full-width digits and hyphens are read as ASCII first (０９０－１２３４…), and so are
+    the other dashes typed between digits (０９０ー１２３４…, 090‐1234…), so the masked
+    text is also NFKC-normalised. Every 12-digit number is masked as a My Number, whether or
+    not its check digit is right: a mistyped My Number is still personal data.
     """
     if not text:
         return text
-    out = unicodedata.normalize("NFKC", text)
+    out = _DIGIT_DASH.sub("-", unicodedata.normalize("NFKC", text))
     out = _EMAIL.sub(MASKS["email"], out)
     out = _MYNUMBER.sub(MASKS["mynumber"], out)
     out = _PHONE.sub(MASKS["phone"], out)
@@ -65,13 +73,21 @@ def mask_pii(text: str) -> str:
 
 
 class PiiMaskingFilter(logging.Filter):
-    """A logging filter that masks personal data in every record's final message."""
+    """A logging filter that masks personal data in every record's final message, and in
+    its traceback and stack (an exception's message often quotes the input)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         masked = mask_pii(message)
         if masked != message:
             record.msg, record.args = masked, None
+        if record.exc_info and not record.exc_text:
+            # Formatters reuse exc_text when it is set, so the masked text is what they print.
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = mask_pii(record.exc_text)
+        if record.stack_info:
+            record.stack_info = mask_pii(record.stack_info)
         return True
 
 

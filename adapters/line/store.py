@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from adapters.privacy import mask_pii
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS seen_events (event_id TEXT PRIMARY KEY, seen_at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS seen_events_at ON seen_events (seen_at);
@@ -90,8 +92,26 @@ class Failure:
     messages: list[dict[str, Any]]
 
 
+# What a resident wrote in a webhook event: message text, a location's title and address.
+_FREE_TEXT = frozenset({"text", "title", "address"})
+
+
+def _masked(value: Any) -> Any:
+    """``value`` with personal data masked in the free-text fields of a webhook event (ids,
+    tokens and timestamps are kept as they are: masking would mangle them)."""
+    if isinstance(value, dict):
+        return {
+            k: mask_pii(v) if k in _FREE_TEXT and isinstance(v, str) else _masked(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_masked(v) for v in value]
+    return value
+
+
 class FailureLog:
-    """Events whose answer could not be delivered: kept, never dropped."""
+    """Events whose answer could not be delivered: kept, never dropped. What the resident
+    wrote is stored masked (``adapters/privacy.py``), like every other store."""
 
     def __init__(self, store: LineStore) -> None:
         self.store = store
@@ -106,7 +126,7 @@ class FailureLog:
                     failure.event_id,
                     failure.target,
                     failure.reason,
-                    json.dumps(failure.event, ensure_ascii=False),
+                    json.dumps(_masked(failure.event), ensure_ascii=False),
                     json.dumps(failure.messages, ensure_ascii=False),
                 ),
             )
