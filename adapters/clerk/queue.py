@@ -7,11 +7,13 @@ other machines, reading the recordings from shared storage) implements the same 
 and the worker runs unchanged.
 
 ``SqliteQueue.requeue_running`` puts jobs left 'running' by a dead worker back at start-up; they
-resume from their chunk checkpoints.
+resume from their chunk checkpoints. ``requeue_orphaned`` does it only for workers known to be
+dead (a worker process starting next to live ones).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from adapters.clerk.store import ClerkStore, Job
@@ -56,6 +58,17 @@ class SqliteQueue:
         if self.cancelled(job_id):
             return
         self.store.update_job(job_id, status="failed", error=error)
+
+    def requeue_orphaned(self, gone: Callable[[str | None], bool]) -> int:
+        """Put back jobs 'running' under a worker that ``gone`` says is dead; return how many.
+
+        Unlike ``requeue_running`` this leaves the jobs of live workers alone, so a worker
+        process can call it at start-up (and when idle) while other workers run.
+        """
+        stale = [j for j in self.store.jobs() if j.status == "running" and gone(j.worker)]
+        for job in stale:
+            self.store.update_job(job.id, status="queued")
+        return len(stale)
 
     def requeue_running(self) -> int:
         """Put jobs left 'running' by a worker that died back in the queue; return how many."""

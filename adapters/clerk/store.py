@@ -118,6 +118,7 @@ class Job:
     error: str | None
     created_at: float
     updated_at: float
+    worker: str | None = None  # who claimed it (``host:pid:thread``), while running
 
     def public(self) -> dict[str, Any]:
         """What the API shows of a job."""
@@ -286,7 +287,7 @@ class ClerkStore:
         return Job(
             row["id"], row["upload_id"], row["user_id"], row["title"], Path(row["audio"]),
             row["status"], row["done"], row["total"], row["error"], row["created_at"],
-            row["updated_at"],
+            row["updated_at"], row["worker"],
         )
 
     def add_job(self, upload: Upload, title: str) -> Job:

@@ -7,7 +7,9 @@ again. Cancelling is cooperative: the progress callback asks the queue and raise
 
 By default one worker thread runs inside the gateway (``clerk.embedded_worker``). To run
 workers as separate processes instead (same data dir), turn that off and start
-``python -m adapters.clerk.worker`` as many times as there are cores to spare.
+``python -m adapters.clerk.worker`` as many times as there are cores to spare. A worker
+process puts back the jobs of workers of its host that died mid-job (``worker_gone``) when it
+starts and whenever it is idle; they resume from their checkpoints.
 """
 
 from __future__ import annotations
@@ -96,11 +98,37 @@ class Worker:
 
         return report
 
-    def run_forever(self, stop: threading.Event, poll_s: float) -> None:
-        """Work until ``stop`` is set, polling for jobs every ``poll_s`` seconds when idle."""
+    def run_forever(
+        self, stop: threading.Event, poll_s: float, on_idle: Callable[[], object] | None = None
+    ) -> None:
+        """Work until ``stop`` is set, polling for jobs every ``poll_s`` seconds when idle
+        (calling ``on_idle`` first, if given)."""
         while not stop.is_set():
             if not self.run_once():
+                if on_idle is not None:
+                    on_idle()
                 stop.wait(poll_s)
+
+
+def worker_gone(name: str | None) -> bool:
+    """Whether the worker named ``name`` (``Worker.name``) is known to be dead.
+
+    Only a worker of this host can be checked (is its process still there?); one of another
+    host, or a name in another shape, counts as alive: its own host has to requeue its jobs.
+    """
+    host, _, rest = (name or "").partition(":")
+    pid, _, thread = rest.partition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    if int(pid) == os.getpid():  # a thread of this process: gone unless it still runs
+        return not any(str(t.ident) == thread for t in threading.enumerate())
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # somebody else's process has that pid now: can't tell
+        return False
+    return False
 
 
 def start_embedded(
@@ -130,10 +158,19 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     settings = Settings()
     store = open_store(settings)
-    worker = Worker(SqliteQueue(store), settings.speech, jobs_dir(settings.storage.data_dir))
+    queue = SqliteQueue(store)
+    worker = Worker(queue, settings.speech, jobs_dir(settings.storage.data_dir))
+
+    def requeue_orphans() -> None:
+        # Jobs of a worker killed mid-job (SIGKILL, OOM, power cut) go back to the queue and
+        # resume from their chunk checkpoints; live workers' jobs are left alone.
+        if n := queue.requeue_orphaned(worker_gone):
+            log.warning("requeued %d job(s) of workers that died mid-job", n)
+
     stop = threading.Event()
     try:
-        worker.run_forever(stop, settings.clerk.poll_interval_s)
+        requeue_orphans()
+        worker.run_forever(stop, settings.clerk.poll_interval_s, on_idle=requeue_orphans)
     except KeyboardInterrupt:
         pass
     finally:
