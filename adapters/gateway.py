@@ -27,7 +27,9 @@ from adapters import api, clerk, retention, widget
 from adapters.chat import ChatService
 from adapters.line import LineBodyLimit, LineChannel
 from adapters.line import router as line_router
+from adapters.line.webhook import WEBHOOK_PATH
 from adapters.rasa_client import RasaClient
+from adapters.ratelimit import RateLimit
 from adapters.settings import Settings
 from retrieval import Retriever
 
@@ -86,6 +88,8 @@ def create_app(settings: Settings | None = None, retriever: Retriever | None = N
             line_max_bytes=settings.line.max_body_bytes,
         ),
     )
+    # Before the body is read: a throttled client costs no parsing. LINE is limited per user.
+    app.add_middleware(RateLimit, settings=settings.gateway, exempt_paths=(WEBHOOK_PATH,))
     if settings.gateway.cors_origins:
         # Added last, so outermost: even a 413 from the body limit carries CORS headers.
         app.add_middleware(

@@ -17,6 +17,7 @@ from adapters.line.client import LineClient
 from adapters.line.dedupe import SeenEvents
 from adapters.line.handlers import LineBot
 from adapters.line.store import FailureLog, LineStore, UserLanguages
+from adapters.ratelimit import TokenBuckets
 from adapters.settings import Settings
 from retrieval import Facilities, KnowledgeBase, KnowledgeBaseError, Retriever, load_facilities
 
@@ -57,6 +58,11 @@ class LineChannel:
             users=self.users,
             failures=self.failures,
             max_message_chars=settings.gateway.max_message_chars,
+            limiter=(
+                TokenBuckets(settings.line.rate_per_user, max(1, settings.line.rate_burst_per_user))
+                if settings.line.rate_per_user > 0
+                else None
+            ),
         )
 
     @property

@@ -12,11 +12,21 @@ the LINE user id as sender and the user's stored language as ``metadata.lang``; 
 a greeting in the language of the user's LINE profile; locations get the nearest shelters
 and facilities; voice messages are transcribed with Whisper and then answered like text.
 Message text is never logged at INFO.
+
+Hostile input: an event is processed at most once — by its ``webhookEventId``, or by a hash
+of the whole event when it has none — and an event older than the dedupe window is dropped,
+since its id may have been forgotten (a replayed body is then still refused). Messages and
+postbacks are rate-limited per LINE user (``line.rate_per_user``; a voice message costs
+``VOICE_COST`` tokens, Whisper being the expensive part): past the limit the user is told once
+to wait and further messages are dropped. Voice messages longer than ``line.max_voice_s``
+(from the container header) are not transcribed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import logging
 import tempfile
 import time
@@ -45,12 +55,20 @@ from adapters.line import messages as build
 from adapters.line.client import LineClient, LineError, retry_key_for
 from adapters.line.dedupe import SeenEvents
 from adapters.line.store import Failure, FailureLog, UserLanguages
+from adapters.ratelimit import TokenBuckets
 from adapters.settings import LineSettings
 from retrieval import Facilities, KnowledgeBase, normalize_language_code
+from speech import probe_audio
 from speech.errors import SpeechError
 
 log = logging.getLogger(__name__)
 DEFAULT_LANG = "ja"
+# Tokens a voice message takes from its sender's bucket (a text takes 1).
+VOICE_COST = 4.0
+
+
+class VoiceTooLong(SpeechError):
+    """A voice message longer than ``line.max_voice_s``."""
 
 
 class LineBot:
@@ -68,6 +86,7 @@ class LineBot:
         users: UserLanguages,
         failures: FailureLog,
         max_message_chars: int = 2000,
+        limiter: TokenBuckets | None = None,
     ) -> None:
         self.settings = settings
         self.client = client
@@ -79,6 +98,9 @@ class LineBot:
         self.users = users
         self.failures = failures
         self.max_message_chars = max_message_chars
+        self.limiter = limiter
+        # User → when their "please wait" notice runs out (one notice per throttled stretch).
+        self._told: dict[str, float] = {}
         # Whisper on 2 cores: one voice message at a time.
         self._speech_lock = asyncio.Lock()
 
@@ -97,7 +119,13 @@ class LineBot:
             log.warning("skipping a webhook event that is not an object (%s)", type(raw).__name__)
             return
         event_id = _event_id(raw)
-        if event_id and not self.seen.first_time(event_id):
+        if _stale(raw, self.settings.dedupe_ttl_s):
+            log.warning(
+                "skipping event %s: older than the %.0f s dedupe window (a replay?)",
+                event_id, self.settings.dedupe_ttl_s,
+            )
+            return
+        if not self.seen.first_time(event_id or _fingerprint(raw)):
             redelivery = (raw.get("deliveryContext") or {}).get("isRedelivery")
             log.info("skipping event %s: already processed (isRedelivery=%s)", event_id, redelivery)
             return
@@ -130,20 +158,25 @@ class LineBot:
                 raw["source"].get("type"),
             )
             return
+        if isinstance(content, StickerMessageContent):
+            log.info("sticker not answered")
+            return
+        cost = VOICE_COST if isinstance(content, AudioMessageContent) else 1.0
+        if not await self._within_rate(event, raw, cost):
+            return
         if isinstance(content, TextMessageContent):
             answer = await self._ask(event, content.text)
         elif isinstance(content, LocationMessageContent):
             answer = await self._nearby(event, content.latitude, content.longitude)
         elif isinstance(content, AudioMessageContent):
             answer = await self._voice(event, content.id)
-        elif isinstance(content, StickerMessageContent):
-            log.info("sticker not answered")
-            return
         else:
             answer = build.plain("unsupported", await self._lang(event))
         await self.deliver(event, raw, answer)
 
     async def _on_postback(self, event: PostbackEvent, raw: dict[str, Any]) -> None:
+        if not await self._within_rate(event, raw, 1.0):
+            return
         data = event.postback.data or ""
         if data.startswith(build.LANG_POSTBACK):
             lang = normalize_language_code(data[len(build.LANG_POSTBACK) :]) or DEFAULT_LANG
@@ -165,6 +198,25 @@ class LineBot:
             lang = code or DEFAULT_LANG
             self.users.set(user, lang)
         await self.deliver(event, raw, self._greeting(lang))
+
+    async def _within_rate(self, event: Any, raw: dict[str, Any], cost: float) -> bool:
+        """Take ``cost`` from the sender's bucket; if empty, tell them once to wait, and False."""
+        who = _user_id(event) or _source_id(event)
+        if self.limiter is None or not who:
+            return True
+        wait = self.limiter.take(who, cost)
+        if wait <= 0:
+            return True
+        now = time.monotonic()
+        log.info("LINE user %s over the rate limit; event %s dropped", who, _event_id(raw))
+        if self._told.get(who, 0.0) > now:
+            return False
+        if len(self._told) > 10_000:
+            self._told = {u: t for u, t in self._told.items() if t > now}
+        self._told[who] = now + wait
+        lang = await self._lang(event) or DEFAULT_LANG
+        await self.deliver(event, raw, build.plain("slow_down", lang))
+        return False
 
     # -- answers ------------------------------------------------------------------------------
 
@@ -215,6 +267,12 @@ class LineBot:
         with tempfile.TemporaryDirectory(prefix="madoguchi-line-") as tmp:
             path = Path(tmp) / "voice"  # LINE sends m4a; let the decoder probe the content
             path.write_bytes(audio)
+            seconds = probe_audio(path).duration  # the header, before anything is decoded
+            if seconds > self.settings.max_voice_s:
+                raise VoiceTooLong(
+                    f"voice message of {seconds:.0f} s; at most {self.settings.max_voice_s:.0f} s "
+                    "are transcribed"
+                )
             return self.transcribe(path).strip()
 
     def _greeting(self, lang: str) -> list[Message]:
@@ -281,6 +339,20 @@ class LineBot:
 def _event_id(raw: Any) -> str | None:
     value = raw.get("webhookEventId") if isinstance(raw, dict) else None
     return value if isinstance(value, str) and value else None
+
+
+def _fingerprint(raw: dict[str, Any]) -> str:
+    """A dedupe key for an event without ``webhookEventId``: the hash of the whole event."""
+    canonical = json.dumps(raw, sort_keys=True, ensure_ascii=False, default=str)
+    return "sha256:" + hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _stale(raw: dict[str, Any], max_age_s: float) -> bool:
+    """Whether the event's ``timestamp`` (ms) is older than ``max_age_s``."""
+    stamp = raw.get("timestamp")
+    if isinstance(stamp, bool) or not isinstance(stamp, (int, float)):
+        return False  # no usable time: the parser refuses the event
+    return time.time() - stamp / 1000 > max_age_s
 
 
 def _user_id(event: Any) -> str | None:

@@ -144,6 +144,19 @@ _T: dict[str, dict[str, str]] = {
         "ja-easy": "もじ、こえ、いち じょうほう で しつもん して ください。",
         "en": "Please ask by text, voice message or location.",
     },
+    "slow_down": {
+        "ja": "短い時間にたくさんのメッセージを受け取りました。少し待ってから、もう一度送ってください。",
+        "ja-easy": "メッセージ が おおすぎ ます。すこし まって から、もういちど おくって ください。",
+        "en": "We received many messages in a short time. Please wait a little, then send "
+        "your question again.",
+        "zh-Hans": "短时间内收到了很多消息。请稍等片刻后再发送。",
+        "zh-Hant": "短時間內收到了很多訊息。請稍等片刻後再傳送。",
+        "ko": "짧은 시간에 많은 메시지를 받았습니다. 잠시 기다린 후 다시 보내 주세요.",
+        "vi": "Chúng tôi nhận được nhiều tin nhắn trong thời gian ngắn. Vui lòng đợi một chút "
+        "rồi gửi lại.",
+        "pt": "Recebemos muitas mensagens em pouco tempo. Aguarde um pouco e envie de novo.",
+        "es": "Recibimos muchos mensajes en poco tiempo. Espere un momento y envíe de nuevo.",
+    },
     "sorry": {
         "ja": "ただいま回答できません。時間をおいてもう一度お試しください。",
         "en": "Sorry, I cannot answer right now. Please try again later.",
