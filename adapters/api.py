@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict
 from typing import Any
 
@@ -84,7 +85,8 @@ async def health(request: Request) -> dict[str, Any]:
         "whisper": whisper_state(state.settings.speech.model_path),
     }
     ok = all(c["status"] == "up" for c in components.values())
-    return {"status": "ok" if ok else "degraded", "components": components}
+    # pid: which gateway replica answered (several share one port: docs/scaling.md).
+    return {"status": "ok" if ok else "degraded", "components": components, "pid": os.getpid()}
 
 
 @router.get("/search")
