@@ -23,7 +23,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from adapters import api, clerk, retention, widget
+from adapters import api, clerk, retention, security, widget
 from adapters.chat import ChatService
 from adapters.line import LineBodyLimit, LineChannel
 from adapters.line import router as line_router
@@ -45,6 +45,7 @@ def create_app(settings: Settings | None = None, retriever: Retriever | None = N
             and warmed up in the lifespan otherwise.
     """
     settings = settings or Settings()
+    security.check_secrets(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -100,6 +101,8 @@ def create_app(settings: Settings | None = None, retriever: Retriever | None = N
             expose_headers=["X-Madoguchi-Mode", "Content-Language"],
             max_age=600,
         )
+    # Outermost of all: every response, a 413 or a 429 included, gets the security headers.
+    app.add_middleware(security.SecurityHeaders, settings=settings)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.include_router(api.router)
     app.include_router(line_router)

@@ -24,12 +24,12 @@ from pydantic import BaseModel, Field
 
 from adapters.clerk.errors import ClerkError
 from adapters.clerk.store import ClerkStore, Session
+from adapters.security import MIN_SECRET_CHARS, is_placeholder
 from adapters.settings import Settings
 
 SESSION_COOKIE = "madoguchi_session"
 CSRF_COOKIE = "madoguchi_csrf"
 _SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
-_PLACEHOLDERS = {"", "changeme", "change-me", "secret", "placeholder", "xxx", "dev"}
 
 router = APIRouter(prefix="/api/clerk", tags=["clerk"])
 
@@ -68,7 +68,7 @@ def session_secret(settings: Settings) -> bytes:
         ClerkError: Outside mode "dev", the configured secret is empty or a placeholder.
     """
     value = settings.clerk.session_secret.get_secret_value().strip()
-    if value.lower() not in _PLACEHOLDERS and len(value) >= 16:
+    if not is_placeholder(value) and len(value) >= MIN_SECRET_CHARS:
         return value.encode()
     if settings.mode != "dev":
         raise ClerkError(
