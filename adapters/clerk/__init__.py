@@ -25,7 +25,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from adapters.clerk import auth, jobs, minutes, pages, uploads
 from adapters.clerk.auth import LoginThrottle, session_secret
 from adapters.clerk.errors import ClerkError, http_status
-from adapters.clerk.queue import Queue, SqliteQueue
+from adapters.clerk.queue import Queue, SqliteQueue, open_queue
 from adapters.clerk.worker import Worker, jobs_dir, start_embedded
 from adapters.clerk.store import ClerkStore
 from adapters.limits import BodySizeLimit
@@ -74,7 +74,7 @@ def open_clerk(app: FastAPI, settings: Settings) -> Callable[[], None]:
     halt: Callable[[], None] | None = None
     if settings.clerk.embedded_worker:
         halt = start_embedded(
-            SqliteQueue(store),
+            open_queue(store, settings.clerk),
             settings.speech,
             jobs_dir(settings.storage.data_dir),
             settings.clerk.poll_interval_s,

@@ -9,6 +9,9 @@ and the worker runs unchanged.
 ``SqliteQueue.requeue_running`` puts jobs left 'running' by a dead worker back at start-up; they
 resume from their chunk checkpoints. ``requeue_orphaned`` does it only for workers known to be
 dead (a worker process starting next to live ones).
+
+``open_queue`` picks the queue from the settings: ``SqliteQueue``, or ``RedisQueue``
+(``adapters.clerk.redis_queue``) when ``clerk.queue_url`` is set.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from adapters.clerk.store import ClerkStore, Job
+from adapters.settings import ClerkSettings
 
 
 class Queue(Protocol):
@@ -76,3 +80,13 @@ class SqliteQueue:
         for job in stale:
             self.store.update_job(job.id, status="queued")
         return len(stale)
+
+
+def open_queue(store: ClerkStore, clerk: ClerkSettings) -> SqliteQueue:
+    """The queue ``clerk.queue_url`` asks for: Redis when set, else clerk.db alone."""
+    url = clerk.queue_url.get_secret_value().strip()
+    if not url:
+        return SqliteQueue(store)
+    from adapters.clerk.redis_queue import RedisQueue  # the redis client only when asked for
+
+    return RedisQueue(store, url, clerk.lease_s)

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from adapters.clerk.errors import JobCancelled
-from adapters.clerk.queue import Queue, SqliteQueue
+from adapters.clerk.queue import Queue, SqliteQueue, open_queue
 from speech import (
     JobOptions,
     MeetingInfo,
@@ -158,13 +158,16 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     settings = Settings()
     store = open_store(settings)
-    queue = SqliteQueue(store)
+    queue = open_queue(store, settings.clerk)
     worker = Worker(queue, settings.speech, jobs_dir(settings.storage.data_dir))
 
     def requeue_orphans() -> None:
         # Jobs of a worker killed mid-job (SIGKILL, OOM, power cut) go back to the queue and
         # resume from their chunk checkpoints; live workers' jobs are left alone.
-        if n := queue.requeue_orphaned(worker_gone):
+        # On Redis, leases find dead workers of any host (RedisQueue.claim requeues them).
+        if not settings.clerk.queue_url.get_secret_value() and (
+            n := queue.requeue_orphaned(worker_gone)
+        ):
             log.warning("requeued %d job(s) of workers that died mid-job", n)
 
     stop = threading.Event()
