@@ -43,7 +43,7 @@ def _rss_mb(pid: int) -> float:
     return 0.0
 
 
-def _tree(pid: int) -> list[int]:
+def process_tree(pid: int) -> list[int]:
     out = [pid]
     for child in Path("/proc").glob("[0-9]*"):
         try:
@@ -51,11 +51,11 @@ def _tree(pid: int) -> list[int]:
         except OSError:
             continue
         if int(fields[1]) == pid:
-            out.extend(_tree(int(child.name)))
+            out.extend(process_tree(int(child.name)))
     return out
 
 
-def _cmd_name(pid: int) -> str:
+def process_name(pid: int) -> str:
     cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     text = " ".join(c.decode(errors="replace") for c in cmd if c)
     if "run actions" in text:
@@ -67,7 +67,8 @@ def _cmd_name(pid: int) -> str:
     return text[:60]
 
 
-def _start(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
+def start_stack(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
+    """``madoguchi serve`` on free ports with ``env`` (the load harness uses it too)."""
     port, rasa, actions = _free_port(), _free_port(), _free_port()
     env = {**env, "MADOGUCHI_GATEWAY__PORT": str(port),
            "MADOGUCHI_RASA__URL": f"http://127.0.0.1:{rasa}", "MADOGUCHI_RASA__PORT": str(rasa),
@@ -79,12 +80,20 @@ def _start(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
     return proc, f"http://127.0.0.1:{port}"
 
 
-def _wait_rasa(url: str, timeout_s: float = 300) -> float:
+def stop_stack(proc: subprocess.Popen[bytes]) -> None:
+    """Ctrl-C to ``madoguchi serve``, which stops its children in order."""
+    os.killpg(proc.pid, signal.SIGINT)
+    proc.wait(60)
+
+
+def wait_rasa(url: str, timeout_s: float = 300) -> float:
+    """Seconds until the gateway at ``url`` reports Rasa and the action server up."""
     started = time.monotonic()
     while time.monotonic() - started < timeout_s:
         try:
             health = httpx.get(f"{url}/api/health", timeout=2).json()
-            if health["status"] == "ok" or health["components"]["rasa"]["status"] == "up":
+            components = health["components"]
+            if all(components[c]["status"] == "up" for c in ("rasa", "action_server")):
                 return time.monotonic() - started
         except (httpx.HTTPError, ValueError, KeyError):
             pass
@@ -100,9 +109,9 @@ def main() -> None:
     proc = None
     url = args.url
     if not url:
-        proc, url = _start(dict(os.environ))
+        proc, url = start_stack(dict(os.environ))
     try:
-        ready = _wait_rasa(url)
+        ready = wait_rasa(url)
         print(f"stack ready in {ready:.1f} s")
         modes: dict[str, list[float]] = {}
         with httpx.Client(timeout=30) as client:
@@ -119,15 +128,14 @@ def main() -> None:
             print(f"/api/chat via {mode}: n={len(times)} median {statistics.median(times):.0f} ms"
                   f"  p95 {p95:.0f} ms  max {times[-1]:.0f} ms")
         if proc:
-            for pid in _tree(proc.pid):
+            for pid in process_tree(proc.pid):
                 try:
-                    print(f"RSS {_cmd_name(pid):28s} pid {pid:6d}: {_rss_mb(pid):7.0f} MB")
+                    print(f"RSS {process_name(pid):28s} pid {pid:6d}: {_rss_mb(pid):7.0f} MB")
                 except OSError:
                     pass
     finally:
         if proc:
-            os.killpg(proc.pid, signal.SIGINT)
-            proc.wait(60)
+            stop_stack(proc)
 
 
 if __name__ == "__main__":

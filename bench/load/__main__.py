@@ -1,0 +1,3 @@
+from bench.load.harness import main
+
+raise SystemExit(main())

@@ -1,0 +1,483 @@
+"""Run the load phases against a madoguchi stack and print the figures.
+
+    .venv/bin/python -m bench.load [--messages 10000] [--concurrency 32]
+        [--sustained-messages 1500] [--sustained-concurrency 16] [--duration-max 150]
+        [--line-share 0.5] [--bare-messages 2000] [--url http://127.0.0.1:8000 --rasa-url …]
+
+Without ``--url`` the harness starts the whole stack itself (``madoguchi serve`` on free
+ports, as ``bench.chat_latency`` does, with a fresh data directory under ``var/load`` and the
+LINE channel pointed at the harness's fake LINE API) and stops it at the end.
+
+Two phases, each first end to end (the gateway: REST ``/api/chat`` and signed LINE webhooks,
+answered through the fake LINE API), then bare Rasa (the same messages, at the same
+concurrency, posted straight to Rasa's REST channel):
+
+- ``sustained``: ``--sustained-messages`` at ``--sustained-concurrency`` (target: ≥ 50 msg/s,
+  p95 ≤ 150 ms at 16);
+- ``volume``: ``--messages`` at ``--concurrency`` (target: 10,000 at 32 with 0 errors); bare
+  Rasa gets the first ``--bare-messages`` of them (the ratio needs no more, and the run stays
+  within a few minutes).
+
+Every phase stops sending new messages after ``--duration-max`` seconds (messages not sent
+are reported as such, not as errors). A LINE message counts from the webhook POST until its
+answer reaches the fake LINE API; an error is anything but an answer: HTTP error, timeout,
+an empty answer, an answer never delivered. Answers from the degraded path (retrieval alone,
+Rasa not answering) are answers, counted apart. CPU seconds per message of each process of
+the stack tell where the time goes (the figure that matters on a shared machine).
+
+Bare Rasa still calls the action server, which calls the gateway's ``/api/faq/answer`` for FAQ
+questions: the gateway's retrieval is part of both figures; the ratio is the cost of the
+gateway's own path (channel handling, language detection, the extra hop).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import statistics
+import sys
+import time
+import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from adapters.line.signature import sign
+from bench.chat_latency import process_name, process_tree, start_stack, stop_stack, wait_rasa
+from bench.load.fake_line import FakeLineApi, serving
+from bench.load.messages import Query, Resident, residents
+
+RASA_CHANNEL = "/webhooks/madoguchi/webhook"
+ROOT = Path(__file__).resolve().parent.parent.parent
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Outcome:
+    ok: bool
+    ms: float
+    channel: str
+    detail: str = ""  # error kind, or "degraded" / "push" for answers worth counting
+
+
+@dataclass
+class PhaseResult:
+    """What one pass over the residents measured."""
+
+    name: str
+    concurrency: int
+    planned: int
+    outcomes: list[Outcome] = field(default_factory=list)
+    wall_s: float = 0.0
+    cpu_s: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def errors(self) -> int:
+        return sum(1 for o in self.outcomes if not o.ok)
+
+    @property
+    def throughput(self) -> float:
+        ok = len(self.outcomes) - self.errors
+        return ok / self.wall_s if self.wall_s else 0.0
+
+    def latencies(self, channel: str | None = None) -> list[float]:
+        return sorted(o.ms for o in self.outcomes if o.ok and channel in (None, o.channel))
+
+
+def percentile(sorted_ms: list[float], q: float) -> float:
+    """Nearest-rank percentile of an already sorted list (0 when empty)."""
+    if not sorted_ms:
+        return 0.0
+    rank = max(1, min(len(sorted_ms), int(-(-q * len(sorted_ms) // 100))))
+    return sorted_ms[rank - 1]
+
+
+# -- one message ---------------------------------------------------------------------------
+
+
+class Targets:
+    """How to send one message through each path."""
+
+    def __init__(self, http: httpx.AsyncClient, gateway: str, rasa: str, fake: FakeLineApi,
+                 secret: str, timeout_s: float) -> None:
+        self.http = http
+        self.gateway = gateway.rstrip("/")
+        self.rasa = rasa.rstrip("/")
+        self.fake = fake
+        self.secret = secret
+        self.timeout_s = timeout_s
+
+    async def rest(self, resident: Resident, query: Query) -> Outcome:
+        body = {"sender": resident.sender, "message": query.text}
+        t0 = time.perf_counter()
+        try:
+            r = await self.http.post(f"{self.gateway}/api/chat", json=body, timeout=self.timeout_s)
+            ms = (time.perf_counter() - t0) * 1000
+            if r.status_code != 200:
+                return Outcome(False, ms, "rest", f"HTTP {r.status_code}")
+            messages = r.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            return Outcome(False, (time.perf_counter() - t0) * 1000, "rest", type(exc).__name__)
+        if not _answered(messages):
+            return Outcome(False, ms, "rest", "empty answer")
+        degraded = r.headers.get("X-Madoguchi-Mode") == "degraded"
+        return Outcome(True, ms, "rest", "degraded" if degraded else "")
+
+    async def line(self, resident: Resident, query: Query) -> Outcome:
+        user, token = resident.line_user, uuid.uuid4().hex
+        event = {
+            "type": "message",
+            "mode": "active",
+            "timestamp": int(time.time() * 1000),
+            "source": {"type": "user", "userId": user},
+            "webhookEventId": uuid.uuid4().hex.upper()[:26],
+            "deliveryContext": {"isRedelivery": False},
+            "replyToken": token,
+            "message": {"id": str(uuid.uuid4().int)[:18], "type": "text", "text": query.text,
+                        "quoteToken": uuid.uuid4().hex},
+        }
+        body = json.dumps({"destination": "U" + "0" * 32, "events": [event]},
+                          ensure_ascii=False).encode()
+        headers = {"content-type": "application/json", "x-line-signature": sign(self.secret, body)}
+        self.fake.profiles[user] = resident.line_profile_lang
+        delivered = self.fake.expect(token, user)
+        t0 = time.perf_counter()
+        try:
+            r = await self.http.post(f"{self.gateway}/line/webhook", content=body,
+                                     headers=headers, timeout=self.timeout_s)
+            if r.status_code != 200:
+                return Outcome(False, (time.perf_counter() - t0) * 1000, "line",
+                               f"webhook HTTP {r.status_code}")
+            left = self.timeout_s - (time.perf_counter() - t0)
+            delivery = await asyncio.wait_for(delivered, max(0.1, left))
+        except httpx.HTTPError as exc:
+            return Outcome(False, (time.perf_counter() - t0) * 1000, "line", type(exc).__name__)
+        except asyncio.TimeoutError:
+            return Outcome(False, (time.perf_counter() - t0) * 1000, "line", "no answer in time")
+        finally:
+            self.fake.forget(token, user)
+        ms = (delivery.at - t0) * 1000
+        if not delivery.messages:
+            return Outcome(False, ms, "line", "empty answer")
+        return Outcome(True, ms, "line", "push" if delivery.how == "push" else "")
+
+    async def bare(self, resident: Resident, query: Query) -> Outcome:
+        # The metadata the gateway would send for a correctly detected language.
+        body = {"sender": f"bare-{resident.sender}", "message": query.text,
+                "metadata": {"lang": query.lang, "lang_source": "detected"}}
+        t0 = time.perf_counter()
+        try:
+            r = await self.http.post(f"{self.rasa}{RASA_CHANNEL}", json=body,
+                                     timeout=self.timeout_s)
+            ms = (time.perf_counter() - t0) * 1000
+            if r.status_code != 200:
+                return Outcome(False, ms, "bare", f"HTTP {r.status_code}")
+            messages = r.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            return Outcome(False, (time.perf_counter() - t0) * 1000, "bare", type(exc).__name__)
+        if not _answered(messages):
+            return Outcome(False, ms, "bare", "empty answer")
+        return Outcome(True, ms, "bare")
+
+    async def end_to_end(self, resident: Resident, query: Query) -> Outcome:
+        if resident.channel == "line":
+            return await self.line(resident, query)
+        return await self.rest(resident, query)
+
+
+def _answered(messages: object) -> bool:
+    return isinstance(messages, list) and any(
+        isinstance(m, dict) and (m.get("text") or m.get("custom") or m.get("buttons"))
+        for m in messages
+    )
+
+
+# -- one phase -----------------------------------------------------------------------------
+
+Send = Callable[[Resident, Query], Awaitable[Outcome]]
+
+
+async def run_phase(name: str, send: Send, people: list[Resident], concurrency: int,
+                    duration_max_s: float, pids: list[int]) -> PhaseResult:
+    """``concurrency`` workers, each taking the next resident and asking their questions in
+    order; no new message after ``duration_max_s``."""
+    planned = sum(len(p.questions) for p in people)
+    result = PhaseResult(name, concurrency, planned)
+    queue: asyncio.Queue[Resident] = asyncio.Queue()
+    for person in people:
+        queue.put_nowait(person)
+    cpu0 = cpu_seconds(pids)
+    t0 = time.perf_counter()
+    deadline = t0 + duration_max_s
+
+    async def worker() -> None:
+        while not queue.empty():
+            person = queue.get_nowait()
+            for query in person.questions:
+                if time.perf_counter() > deadline:
+                    return
+                result.outcomes.append(await send(person, query))
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    result.wall_s = time.perf_counter() - t0
+    cpu1 = cpu_seconds(pids)
+    result.cpu_s = {k: cpu1.get(k, 0.0) - v for k, v in cpu0.items()}
+    return result
+
+
+def cpu_seconds(pids: list[int]) -> dict[str, float]:
+    """User + system CPU seconds of each process, by role (this harness included)."""
+    out: dict[str, float] = {}
+    for pid in [*pids, os.getpid()]:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            name = "load harness" if pid == os.getpid() else process_name(pid)
+        except OSError:
+            continue
+        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return out
+
+
+# -- report --------------------------------------------------------------------------------
+
+
+def summary_line(label: str, result: PhaseResult, channel: str | None = None) -> str:
+    outcomes = [o for o in result.outcomes if channel in (None, o.channel)]
+    ms = result.latencies(channel)
+    errors = sum(1 for o in outcomes if not o.ok)
+    notes = Counter(o.detail for o in outcomes if o.ok and o.detail)
+    kinds = Counter(o.detail for o in outcomes if not o.ok)
+    text = (f"  {label:<22} n={len(outcomes):5d} errors={errors:<4d}")
+    if channel is None:
+        text += f" {result.throughput:6.1f} msg/s"
+    else:
+        text += " " * 13
+    text += (f"  p50 {percentile(ms, 50):6.0f}  p95 {percentile(ms, 95):6.0f}"
+             f"  p99 {percentile(ms, 99):6.0f}  mean {statistics.fmean(ms) if ms else 0:6.0f} ms")
+    if notes:
+        text += "  (" + ", ".join(f"{k} {v}" for k, v in sorted(notes.items())) + ")"
+    if kinds:
+        text += "  errors: " + ", ".join(f"{k} ×{v}" for k, v in kinds.most_common(5))
+    return text
+
+
+def cpu_line(result: PhaseResult) -> str:
+    done = max(1, len(result.outcomes))
+    parts = [f"{name} {secs * 1000 / done:.0f}" for name, secs in
+             sorted(result.cpu_s.items(), key=lambda kv: -kv[1]) if secs > 0]
+    total = sum(result.cpu_s.values()) * 1000 / done
+    return f"  CPU ms/message: total {total:.0f} = " + ", ".join(parts)
+
+
+def report_phase(e2e: PhaseResult, bare: PhaseResult | None) -> dict[str, float]:
+    sent = len(e2e.outcomes)
+    print(f"phase {e2e.name}: {e2e.concurrency} concurrent, {sent}/{e2e.planned} messages sent "
+          f"in {e2e.wall_s:.1f} s" + ("" if sent == e2e.planned else " (stopped by --duration-max)"))
+    print(summary_line("end-to-end (all)", e2e))
+    for channel, label in (("rest", "  REST /api/chat"), ("line", "  LINE webhook→reply")):
+        if any(o.channel == channel for o in e2e.outcomes):
+            print(summary_line(label, e2e, channel))
+    print(cpu_line(e2e))
+    ratios: dict[str, float] = {}
+    if bare is not None:
+        print(f"  bare Rasa: {len(bare.outcomes)}/{bare.planned} messages in {bare.wall_s:.1f} s")
+        print(summary_line("bare Rasa REST", bare))
+        print(cpu_line(bare))
+        e_ms, b_ms = e2e.latencies(), bare.latencies()
+        if e_ms and b_ms and bare.throughput:
+            ratios = {
+                "mean": statistics.fmean(e_ms) / statistics.fmean(b_ms),
+                "p50": percentile(e_ms, 50) / percentile(b_ms, 50),
+                "p95": percentile(e_ms, 95) / percentile(b_ms, 95),
+                "1/throughput": bare.throughput / e2e.throughput if e2e.throughput else 0.0,
+            }
+            e_cpu = sum(e2e.cpu_s.values()) / max(1, len(e2e.outcomes))
+            b_cpu = sum(bare.cpu_s.values()) / max(1, len(bare.outcomes))
+            if b_cpu:
+                ratios["CPU/message"] = e_cpu / b_cpu
+            print("  ratio end-to-end / bare Rasa: " +
+                  ", ".join(f"{k} {v:.2f}×" for k, v in ratios.items()))
+    return ratios
+
+
+def verdict(name: str, ok: bool, detail: str) -> None:
+    print(f"  target {name}: {'MET' if ok else 'NOT MET'} ({detail})")
+
+
+# -- main ----------------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench.load", description=__doc__.split("\n\n")[0])
+    p.add_argument("--messages", type=int, default=10_000, help="volume phase: messages")
+    p.add_argument("--concurrency", type=int, default=32, help="volume phase: concurrent residents")
+    p.add_argument("--sustained-messages", type=int, default=1500,
+                   help="sustained phase: messages (0 skips the phase)")
+    p.add_argument("--sustained-concurrency", type=int, default=16)
+    p.add_argument("--bare-messages", type=int, default=2000,
+                   help="volume phase: messages also sent to bare Rasa (0: none)")
+    p.add_argument("--duration-max", type=float, default=150.0,
+                   help="seconds after which a phase sends no new message")
+    p.add_argument("--line-share", type=float, default=0.5, help="share of residents on LINE")
+    p.add_argument("--warmup", type=int, default=40, help="unmeasured messages per path first")
+    p.add_argument("--timeout", type=float, default=30.0, help="seconds before a message fails")
+    p.add_argument("--seed", type=int, default=8)
+    p.add_argument("--url", help="a running gateway (default: start the stack here)")
+    p.add_argument("--rasa-url", help="its Rasa server (default: from the gateway's /api/health)")
+    p.add_argument("--line-secret", default="",
+                   help="with --url: the gateway's LINE channel secret (no LINE traffic without)")
+    p.add_argument("--line-token", default="", help="with --url: its channel access token")
+    p.add_argument("--line-port", type=int, default=0,
+                   help="with --url: port of the fake LINE API the gateway is configured with")
+    return p.parse_args(argv)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    results = asyncio.run(run(args))
+    return 0 if results["errors"] == 0 else 1
+
+
+async def run(args: argparse.Namespace) -> dict[str, float]:
+    """Start (or use) the stack, run the phases, print everything; returns the key figures."""
+    started = time.monotonic()
+    print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
+          f"({os.cpu_count()} cores)", flush=True)
+    proc = None
+    secret, token = args.line_secret, args.line_token
+    line_port = args.line_port or free_port()
+    url = args.url
+    if not url:
+        secret, token = secrets_for_run()
+        data_dir = ROOT / "var" / "load"
+        shutil.rmtree(data_dir, ignore_errors=True)
+        data_dir.mkdir(parents=True)
+        env = {**os.environ,
+               "MADOGUCHI_STORAGE__DATA_DIR": str(data_dir),
+               "MADOGUCHI_LINE__CHANNEL_SECRET": secret,
+               "MADOGUCHI_LINE__CHANNEL_ACCESS_TOKEN": token,
+               "MADOGUCHI_LINE__API_BASE_URL": f"http://127.0.0.1:{line_port}",
+               "MADOGUCHI_LINE__DATA_API_BASE_URL": f"http://127.0.0.1:{line_port}"}
+        proc, url = start_stack(env)
+        print(f"stack: madoguchi serve at {url}, data and logs in {data_dir}", flush=True)
+    try:
+        ready = wait_rasa(url)
+        health = httpx.get(f"{url}/api/health", timeout=5).json()
+        rasa_url = args.rasa_url or health["components"]["rasa"]["url"]
+        print(f"stack ready in {ready:.1f} s; Rasa at {rasa_url}", flush=True)
+        pids = process_tree(proc.pid) if proc else []
+        return await measure(args, url, rasa_url, secret, token, line_port, pids)
+    finally:
+        if proc:
+            stop_stack(proc)
+        print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; "
+              f"total {time.monotonic() - started:.0f} s", flush=True)
+
+
+async def measure(args: argparse.Namespace, url: str, rasa_url: str, secret: str, token: str,
+                  line_port: int, pids: list[int], fake: FakeLineApi | None = None,
+                  ) -> dict[str, float]:
+    """Serve the fake LINE API on ``line_port`` and run the phases against ``url``."""
+    fake = fake or FakeLineApi(token=token)
+    line_share = args.line_share if secret else 0.0
+    pool = max(args.concurrency, args.sustained_concurrency) * 2
+    limits = httpx.Limits(max_connections=pool, max_keepalive_connections=pool)
+    async with serving(fake.app(), line_port), httpx.AsyncClient(limits=limits) as http:
+        targets = Targets(http, url, rasa_url, fake, secret, args.timeout)
+        return await phases(args, targets, fake, pids, line_share)
+
+
+async def measure_app(args: argparse.Namespace, app: Any, rasa_url: str, secret: str, token: str,
+                      line_port: int, fake: FakeLineApi | None = None) -> dict[str, float]:
+    """``measure`` against a gateway ``app`` served here, on this loop (the pytest's way:
+    the session's Rasa, a gateway whose LINE channel points at ``line_port``)."""
+    port = free_port()
+    async with serving(app, port, lifespan="on") as url:
+        return await measure(args, url, rasa_url, secret, token, line_port, [], fake)
+
+
+def secrets_for_run() -> tuple[str, str]:
+    """A channel secret and token made up for this run (the stack is the harness's own)."""
+    return uuid.uuid4().hex, uuid.uuid4().hex
+
+
+async def phases(args: argparse.Namespace, targets: Targets, fake: FakeLineApi, pids: list[int],
+                 line_share: float) -> dict[str, float]:
+    run_id = uuid.uuid4().hex[:8]
+    print("bare Rasa = the same messages posted straight to Rasa's REST channel "
+          f"({RASA_CHANNEL}); Rasa still calls the action server, which calls the gateway's "
+          "/api/faq/answer for FAQ questions", flush=True)
+    warm = residents(args.warmup, line_share, seed=args.seed + 1, run=f"{run_id}w")
+    await run_phase("warm-up", targets.end_to_end, warm, 4, args.duration_max, pids)
+    await run_phase("warm-up", targets.bare, warm, 4, args.duration_max, pids)
+    figures: dict[str, float] = {"errors": 0}
+    if args.sustained_messages > 0:
+        people = residents(args.sustained_messages, line_share, seed=args.seed, run=f"{run_id}s")
+        e2e = await run_phase("sustained", targets.end_to_end, people,
+                              args.sustained_concurrency, args.duration_max, pids)
+        bare = await run_phase("sustained (bare Rasa)", targets.bare, people,
+                               args.sustained_concurrency, args.duration_max, pids)
+        ratios = report_phase(e2e, bare)
+        p95 = percentile(e2e.latencies(), 95)
+        verdict("≥ 50 msg/s with p95 ≤ 150 ms at 16 concurrent",
+                e2e.throughput >= 50 and p95 <= 150 and args.sustained_concurrency >= 16,
+                f"{e2e.throughput:.1f} msg/s, p95 {p95:.0f} ms at {e2e.concurrency}")
+        if ratios:
+            verdict("end-to-end ≤ 1.5× bare Rasa", ratios["mean"] <= 1.5,
+                    f"mean latency {ratios['mean']:.2f}×, 1/throughput {ratios['1/throughput']:.2f}×")
+        figures |= {"sustained_msg_s": e2e.throughput, "sustained_p95_ms": p95,
+                    "errors": figures["errors"] + e2e.errors}
+        print(flush=True)
+    if args.messages > 0:
+        people = residents(args.messages, line_share, seed=args.seed + 2, run=f"{run_id}v")
+        e2e = await run_phase("volume", targets.end_to_end, people, args.concurrency,
+                              args.duration_max, pids)
+        bare = None
+        if args.bare_messages > 0:
+            bare_people = _first_messages(people, args.bare_messages)
+            bare = await run_phase("volume (bare Rasa)", targets.bare, bare_people,
+                                   args.concurrency, args.duration_max, pids)
+        ratios = report_phase(e2e, bare)
+        verdict(f"{args.messages} messages at {args.concurrency} concurrent with 0 errors",
+                e2e.errors == 0 and len(e2e.outcomes) == e2e.planned,
+                f"{len(e2e.outcomes)} sent, {e2e.errors} errors")
+        if ratios:
+            verdict("end-to-end ≤ 1.5× bare Rasa", ratios["mean"] <= 1.5,
+                    f"mean latency {ratios['mean']:.2f}×, 1/throughput {ratios['1/throughput']:.2f}×")
+        figures |= {"volume_msg_s": e2e.throughput, "volume_sent": len(e2e.outcomes),
+                    "errors": figures["errors"] + e2e.errors}
+    if fake.problems:
+        print(f"fake LINE API saw {len(fake.problems)} problem(s), e.g. {fake.problems[:3]}")
+    print(f"fake LINE API calls: {dict(sorted(fake.counts.items()))}")
+    figures["line_problems"] = len(fake.problems)
+    return figures
+
+
+def _first_messages(people: list[Resident], n: int) -> list[Resident]:
+    out, left = [], n
+    for person in people:
+        if left <= 0:
+            break
+        out.append(Resident(person.index, person.channel, person.lang,
+                            person.questions[:left], person.run))
+        left -= len(out[-1].questions)
+    return out
+
+
+if __name__ == "__main__":
+    sys.exit(main())
