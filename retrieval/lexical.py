@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 import unicodedata
 from collections import Counter
 from collections.abc import Sequence
@@ -26,10 +27,24 @@ _SKIP_POS = {"助詞", "助動詞", "補助記号", "記号", "空白"}
 
 
 @lru_cache(maxsize=1)
-def _sudachi():  # type: ignore[no-untyped-def]
-    from sudachipy import Dictionary, SplitMode
+def _dictionary():  # type: ignore[no-untyped-def]
+    from sudachipy import Dictionary
 
-    return Dictionary().tokenizer(mode=SplitMode.A)
+    return Dictionary()
+
+
+# A Sudachi tokenizer refuses concurrent use ("Tokenizer is already in use"), and the gateway
+# answers from a thread pool: one tokenizer per thread, over the one shared dictionary.
+_local = threading.local()
+
+
+def _sudachi():  # type: ignore[no-untyped-def]
+    tokenizer = getattr(_local, "tokenizer", None)
+    if tokenizer is None:
+        from sudachipy import SplitMode
+
+        tokenizer = _local.tokenizer = _dictionary().tokenizer(mode=SplitMode.A)
+    return tokenizer
 
 
 def analyze(text: str) -> list[str]:
