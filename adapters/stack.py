@@ -87,6 +87,11 @@ def start_rasa(settings: RasaSettings, model: Path, tracker_db: Path, log_dir: P
            "--endpoints", "endpoints.yml"]
     env = {"MADOGUCHI_ACTION_ENDPOINT": f"http://127.0.0.1:{action_port}/webhook",
            "MADOGUCHI_TRACKER_DB": str(tracker_db.resolve())}
+    # Shared stores for several Rasa replicas (bot/tracker_store.py, bot/lock_store.py).
+    for name, value in (("MADOGUCHI_TRACKER_URL", settings.tracker_url),
+                        ("MADOGUCHI_LOCK_URL", settings.lock_url)):
+        if value.get_secret_value():
+            env[name] = value.get_secret_value()
     return _spawn("rasa", cmd, settings.project_dir, env, log_dir)
 
 
