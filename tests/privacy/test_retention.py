@@ -12,8 +12,6 @@ import datetime as dt
 import json
 import shutil
 import sqlite3
-import subprocess
-import textwrap
 import time
 from contextlib import closing
 from pathlib import Path
@@ -29,38 +27,17 @@ from adapters.gateway import create_app
 from adapters.line.store import Failure, FailureLog, LineStore, UserLanguages
 from adapters.retention import DAY_S, purge
 from adapters.tickets import DialogueStore
+from tests.privacy.trackers import write_conversations
 
 NOW = time.time()
 OLD, RECENT = NOW - 100 * DAY_S, NOW - 10 * DAY_S
 OLD_MARK = "old-conversation-marker-7f3a"  # text only the old rows hold
 
-_WRITE_TRACKER = textwrap.dedent("""
-    import asyncio, json, sys
-    from rasa.core.tracker_store import SQLTrackerStore
-    from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
-    from rasa.shared.core.trackers import DialogueStateTracker
-
-    path, plan = sys.argv[1], json.loads(sys.argv[2])
-    store = SQLTrackerStore(dialect="sqlite", db=path)
-    for sender, turns in plan.items():
-        events = []
-        for text, ts in turns:
-            events += [ActionExecuted("action_listen", timestamp=ts),
-                       UserUttered(text, timestamp=ts), BotUttered("ok", timestamp=ts)]
-        asyncio.run(store.save(DialogueStateTracker.from_events(sender, events)))
-""")
-
-
-def _tracker(settings: Any, path: Path) -> None:
-    """Conversations written by Rasa's SQLTrackerStore: one old, one recent, one spanning both."""
-    plan = {
-        "old-resident": [(f"{OLD_MARK} ごみの日", OLD), (f"{OLD_MARK} 保育園", OLD + 60)],
-        "recent-resident": [("転入の手続き", RECENT)],
-        "long-resident": [(f"{OLD_MARK} 粗大ごみ", OLD), ("児童手当", RECENT)],
-    }
-    python = Path(settings.rasa.env_dir).resolve() / "bin" / "python"
-    subprocess.run([str(python), "-c", _WRITE_TRACKER, str(path), json.dumps(plan)], check=True,
-                   capture_output=True, timeout=300)
+PLAN = {
+    "old-resident": [(f"{OLD_MARK} ごみの日", OLD), (f"{OLD_MARK} 保育園", OLD + 60)],
+    "recent-resident": [("転入の手続き", RECENT)],
+    "long-resident": [(f"{OLD_MARK} 粗大ごみ", OLD), ("児童手当", RECENT)],
+}  # one conversation old, one recent, one spanning both: 3 old turns, 9 old events
 
 
 def _iso(ts: float) -> str:
@@ -90,7 +67,7 @@ def _populate(data_dir: Path) -> None:
 def tracker_file(settings, tmp_path_factory) -> Path:  # type: ignore[no-untyped-def]
     """Written once (Rasa takes seconds to import); each test gets a copy."""
     path = tmp_path_factory.mktemp("tracker") / "tracker.db"
-    _tracker(settings, path)
+    write_conversations(settings, path, PLAN)
     return path
 
 
