@@ -59,6 +59,12 @@ def _retriever(settings: Settings) -> Retriever:
 def serve(
     port: Annotated[int | None, typer.Option(help="gateway port (default 8000)")] = None,
     no_rasa: Annotated[bool, typer.Option(help="gateway only (retrieval answers)")] = False,
+    replicas: Annotated[
+        int, typer.Option(min=1, help="gateway processes sharing the port (SO_REUSEPORT)")
+    ] = 1,
+    reuse_port: Annotated[
+        bool, typer.Option(help="let other gateway processes bind this port too")
+    ] = False,
 ) -> None:
     """Run the whole stack: Rasa server, action server and gateway; Ctrl-C stops them all."""
     from adapters.serve import run_stack
@@ -66,8 +72,10 @@ def serve(
     settings = Settings()
     if port:
         settings.gateway.port = port
+    if reuse_port:
+        settings.gateway.reuse_port = True
     try:
-        run_stack(settings, with_rasa=not no_rasa)
+        run_stack(settings, with_rasa=not no_rasa, replicas=replicas)
     except AdapterError as exc:
         _fail(str(exc))
 

@@ -1,19 +1,32 @@
-"""``madoguchi serve``: Rasa server + action server as children, the gateway in-process."""
+"""``madoguchi serve``: Rasa server + action server as children, the gateway in-process.
+
+``--replicas N`` runs N gateway processes instead, all listening on the same port with
+``SO_REUSEPORT`` (the kernel spreads new connections over them): no proxy needed on one
+machine, and a replica that dies is started again while the others keep answering. With the
+SQLite job queue only the first replica runs the embedded minutes worker (docs/scaling.md).
+"""
 
 from __future__ import annotations
 
 import logging
+import signal
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+
 import uvicorn
 
 from adapters.errors import StackError
 from adapters.gateway import create_app
 from adapters.settings import Settings
-from adapters.stack import Child, start_actions, start_rasa, train_model, wait_ready
+from adapters.stack import Child, _spawn, start_actions, start_rasa, train_model, wait_ready
 
 log = logging.getLogger(__name__)
 
 
-def run_stack(settings: Settings, with_rasa: bool = True) -> None:
+def run_stack(settings: Settings, with_rasa: bool = True, replicas: int = 1) -> None:
     """Start everything, serve until SIGINT/SIGTERM, then stop every child.
 
     Raises:
@@ -30,15 +43,12 @@ def run_stack(settings: Settings, with_rasa: bool = True) -> None:
                 start_rasa(settings.rasa, model, settings.storage.data_dir / "tracker.db", log_dir)
             )
             log.info("Rasa is loading its model (logs in %s)…", log_dir)
-        app = create_app(settings)
         if with_rasa:
             _wait_in_background(settings, children)
-        # log_config=None: uvicorn's loggers (access log included) go through the root
-        # handler set up by the CLI, which masks personal data.
-        uvicorn.run(
-            app, host=settings.gateway.host, port=settings.gateway.port, log_level="info",
-            log_config=None,
-        )
+        if replicas > 1:
+            _supervise_replicas(settings, replicas, log_dir)
+        else:
+            serve_gateway(settings)
     finally:
         for child in reversed(children):
             log.info("stopping %s", child.name)
@@ -58,3 +68,64 @@ def _wait_in_background(settings: Settings, children: list[Child]) -> None:
             log.error("%s", exc)
 
     threading.Thread(target=wait, daemon=True, name="rasa-wait").start()
+
+
+def reuse_port_socket(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port`` that other processes may bind as well."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    return sock
+
+
+def serve_gateway(settings: Settings) -> None:
+    """The gateway in this process until SIGINT/SIGTERM (sharing its port if ``reuse_port``)."""
+    app = create_app(settings)
+    # log_config=None: uvicorn's loggers (access log included) go through the root
+    # handler set up by the CLI, which masks personal data.
+    server = uvicorn.Server(uvicorn.Config(
+        app, host=settings.gateway.host, port=settings.gateway.port, log_level="info",
+        log_config=None,
+    ))
+    if settings.gateway.reuse_port:
+        server.run(sockets=[reuse_port_socket(settings.gateway.host, settings.gateway.port)])
+    else:
+        server.run()
+
+
+def _start_replica(settings: Settings, index: int, log_dir: Path) -> Child:
+    cmd = [sys.executable, "-m", "adapters.cli", "serve", "--no-rasa", "--reuse-port",
+           "--port", str(settings.gateway.port)]
+    env = {"MADOGUCHI_GATEWAY__HOST": settings.gateway.host}
+    if index > 0 and not settings.clerk.queue_url.get_secret_value():
+        # SQLite queue: one embedded worker (a replica starting up would otherwise put back
+        # the jobs another replica's worker is running). The Redis queue's leases allow many.
+        env["MADOGUCHI_CLERK__EMBEDDED_WORKER"] = "false"
+    return _spawn(f"gateway-{index}", cmd, Path.cwd(), env, log_dir)
+
+
+def _supervise_replicas(settings: Settings, replicas: int, log_dir: Path) -> None:
+    """Run ``replicas`` gateway processes on one port; restart any that dies; stop all on
+    SIGINT/SIGTERM."""
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    running = [_start_replica(settings, i, log_dir) for i in range(replicas)]
+    log.info("%d gateway replicas on %s:%d (logs in %s)", replicas, settings.gateway.host,
+             settings.gateway.port, log_dir)
+    started = [time.monotonic()] * replicas
+    try:
+        while not stop.wait(0.5):
+            for i, child in enumerate(running):
+                code = child.process.poll()
+                # At most one restart per 5 s each: a replica that cannot start does not spin.
+                if code is not None and time.monotonic() - started[i] > 5:
+                    log.error("gateway replica %d (pid %d) exited with %s; starting it again",
+                              i, child.process.pid, code)
+                    running[i], started[i] = _start_replica(settings, i, log_dir), time.monotonic()
+    finally:
+        for child in running:
+            child.stop()
