@@ -67,6 +67,7 @@ def serve(
     ] = False,
 ) -> None:
     """Run the whole stack: Rasa server, action server and gateway; Ctrl-C stops them all."""
+    from adapters.security import check_secrets
     from adapters.serve import run_stack
 
     settings = Settings()
@@ -75,6 +76,7 @@ def serve(
     if reuse_port:
         settings.gateway.reuse_port = True
     try:
+        check_secrets(settings)  # before any process starts: the error names what to fix
         run_stack(settings, with_rasa=not no_rasa, replicas=replicas)
     except AdapterError as exc:
         _fail(str(exc))

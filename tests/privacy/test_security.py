@@ -238,3 +238,18 @@ def test_secrets_come_only_from_settings() -> None:
                     secretish.append(f"{path.relative_to(ROOT)}:{n}: {line.strip()}")
     assert reads, "the scan found no environment access at all (is it looking at the code?)"
     assert not secretish, secretish
+
+
+def test_serve_refuses_placeholders_naming_the_setting(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    from typer.testing import CliRunner
+
+    from adapters.cli import app
+
+    monkeypatch.setenv("MADOGUCHI_MODE", "production")
+    monkeypatch.setenv("MADOGUCHI_STORAGE__DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("MADOGUCHI_CLERK__SESSION_SECRET", GOOD)
+    monkeypatch.setenv("MADOGUCHI_LINE__CHANNEL_SECRET", "changeme")
+    monkeypatch.setenv("MADOGUCHI_LINE__CHANNEL_ACCESS_TOKEN", GOOD * 4)
+    result = CliRunner().invoke(app, ["serve", "--no-rasa"])
+    assert result.exit_code == 2
+    assert "MADOGUCHI_LINE__CHANNEL_SECRET is a placeholder" in result.output
