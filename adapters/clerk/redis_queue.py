@@ -22,6 +22,7 @@ is an atomic hand-out and a visibility timeout across hosts, which is four short
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import uuid
@@ -142,11 +143,20 @@ class RedisQueue(SqliteQueue):
     # --- what the worker and the gateway call besides -------------------------------------
 
     def feed(self) -> int:
-        """Copy the ids of 'queued' jobs in clerk.db into Redis (each once); return how many."""
+        """Copy the ids of 'queued' jobs in clerk.db into Redis (each once); return how many.
+
+        A job 'running' without a lease lost it with Redis's data (a restart without
+        persistence): it is queued again; its worker, if alive, then drops its result.
+        """
         added = 0
         for job in self.store.jobs():
-            if job.status == "queued":
-                added += int(self._enqueue(keys=[self.known, self.ready], args=[job.id]))
+            if job.status == "running" and not self.redis.exists(f"{self.lease_prefix}{job.id}"):
+                log.warning("minutes job %d runs without a lease in Redis; queued again", job.id)
+                with contextlib.suppress(ClerkError):
+                    self.store.transition(job.id, ("running",), "queued")
+            elif job.status != "queued":
+                continue
+            added += int(self._enqueue(keys=[self.known, self.ready], args=[job.id]))
         return added
 
     def requeue_running(self) -> int:
@@ -171,9 +181,11 @@ class RedisQueue(SqliteQueue):
     # --- leases ----------------------------------------------------------------------------
 
     def _still_held(self, job_id: int) -> bool:
+        """Whether this process still holds the job's lease (asked of Redis, renewing it)."""
         with self._lock:
             token = self._held.get(job_id)
-        if token is None:
+        if token is None or not self._renew(keys=[f"{self.lease_prefix}{job_id}"],
+                                            args=[token, self.lease_ms]):
             log.warning("minutes job %d: lease lost while it ran; another worker has it", job_id)
             return False
         return True

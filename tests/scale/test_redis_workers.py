@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from adapters.clerk import ClerkStore
+from adapters.clerk.redis_queue import RedisQueue
 from adapters.clerk.store import Job
 from speech import assemble_whisper_base
 from tests.conftest import ROOT
@@ -145,3 +146,63 @@ def test_job_of_a_killed_worker_is_requeued_after_its_lease_and_done_once(
     assert minutes.started(1) == [job_id]
     assert f"lease of minutes job {job_id} expired" in minutes.log(1).read_text()
     assert [v["author"] for v in minutes.store.versions(job_id)] == ["worker"]
+
+
+@pytest.fixture
+def queues(tmp_path: Path, redis_url: str) -> Iterator[tuple[ClerkStore, Callable[[], RedisQueue]]]:
+    """clerk.db with one queued job's store, and a factory of ``RedisQueue``s on a clean db."""
+    import redis
+
+    redis.Redis.from_url(f"{redis_url}/3").flushdb()
+    store = ClerkStore(tmp_path / "clerk.db", b"scale-test-secret" * 2)
+    user = store.add_user("suzuki", "long enough pw", "clerk")
+    upload = store.add_upload(user, "a.wav", 4, tmp_path / "uploads")
+    store.set_upload(upload.id, 4, "complete")
+    store.add_job(store.upload(upload.id), "会議")
+    made: list[RedisQueue] = []
+
+    def make() -> RedisQueue:
+        made.append(RedisQueue(store, f"{redis_url}/3", lease_s=LEASE_S))
+        return made[-1]
+
+    yield store, make
+    for q in made:
+        q.close()
+    store.close()
+
+
+def test_a_worker_whose_lease_ran_out_saves_nothing_and_the_new_holder_saves_once(
+    queues,
+) -> None:  # type: ignore[no-untyped-def]
+    store, make = queues
+    stalled, fresh = make(), make()
+    job = stalled.claim("stalled")
+    assert job is not None and fresh.claim("fresh") is None  # held: nobody else gets it
+    stalled.redis.delete(f"{stalled.lease_prefix}{job.id}")  # it stalled past its lease
+    assert fresh.claim("fresh").id == job.id  # type: ignore[union-attr]
+    stalled.finish(job.id, {"segments": [], "by": "stalled"})
+    assert store.versions(job.id) == []  # the stalled worker's result is dropped
+    fresh.finish(job.id, {"segments": [], "by": "fresh"})
+    assert store.job(job.id).status == "done" and store.latest(job.id).doc["by"] == "fresh"
+    assert fresh.claim("fresh") is None and stalled.claim("stalled") is None
+
+
+def test_jobs_running_when_redis_lost_its_data_are_queued_again(queues) -> None:  # type: ignore[no-untyped-def]
+    store, make = queues
+    first = make()
+    job = first.claim("w1")
+    assert job is not None and store.job(job.id).status == "running"
+    first.redis.flushdb()  # Redis restarted without persistence
+    assert make().claim("w2").id == job.id  # type: ignore[union-attr]
+    assert store.job(job.id).status == "running" and "w2" in (store.job(job.id).worker or "")
+
+
+def test_a_cancelled_job_is_not_handed_out(queues) -> None:  # type: ignore[no-untyped-def]
+    store, make = queues
+    (job,) = store.jobs()
+    queue = make()
+    assert queue.feed() == 1  # its id is in Redis's ready list
+    store.transition(job.id, ("queued",), "cancelled")  # then a clerk cancels it
+    assert queue.claim("w") is None and store.job(job.id).status == "cancelled"
+    store.transition(job.id, ("cancelled",), "queued")  # retried by the clerk
+    assert queue.claim("w").id == job.id  # type: ignore[union-attr]
