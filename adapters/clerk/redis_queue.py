@@ -102,7 +102,17 @@ class RedisQueue(SqliteQueue):
     # --- the Queue protocol --------------------------------------------------------------
 
     def claim(self, worker: str) -> Job | None:
-        """Take the next job: requeue expired leases, copy new jobs in, then claim one."""
+        """Take the next job: requeue expired leases, copy new jobs in, then claim one.
+
+        Redis unreachable: None (the worker polls again), so an outage does not end it.
+        """
+        try:
+            return self._claim_next(worker)
+        except redis.RedisError as exc:
+            log.warning("minutes queue: Redis unreachable (%s); trying again", exc)
+            return None
+
+    def _claim_next(self, worker: str) -> Job | None:
         self.requeue_running()
         self.feed()
         while True:
@@ -184,17 +194,26 @@ class RedisQueue(SqliteQueue):
         """Whether this process still holds the job's lease (asked of Redis, renewing it)."""
         with self._lock:
             token = self._held.get(job_id)
-        if token is None or not self._renew(keys=[f"{self.lease_prefix}{job_id}"],
-                                            args=[token, self.lease_ms]):
+        try:
+            held = token is not None and bool(
+                self._renew(keys=[f"{self.lease_prefix}{job_id}"], args=[token, self.lease_ms])
+            )
+        except redis.RedisError as exc:
+            # Nobody can claim the job through an unreachable Redis either: keep the result.
+            log.warning("minutes job %d: lease not checked (%s); saving", job_id, exc)
+            return token is not None
+        if not held:
             log.warning("minutes job %d: lease lost while it ran; another worker has it", job_id)
-            return False
-        return True
+        return held
 
     def _let_go(self, job_id: int) -> None:
         with self._lock:
             token = self._held.pop(job_id, None)
         if token is not None:
-            self._release_ids(job_id, token)
+            try:
+                self._release_ids(job_id, token)
+            except redis.RedisError as exc:  # the lease expires; the next claim drops the id
+                log.warning("minutes job %d: not released in Redis (%s)", job_id, exc)
 
     def _release_ids(self, job_id: int, token: str) -> None:
         self._release(keys=[self.processing, self.known, f"{self.lease_prefix}{job_id}"],

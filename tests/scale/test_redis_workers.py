@@ -21,7 +21,7 @@ from adapters.clerk import ClerkStore
 from adapters.clerk.redis_queue import RedisQueue
 from adapters.clerk.store import Job
 from speech import assemble_whisper_base
-from tests.conftest import ROOT
+from tests.conftest import ROOT, free_port
 
 pytestmark = pytest.mark.slow
 LEASE_S = 4.0
@@ -206,3 +206,10 @@ def test_a_cancelled_job_is_not_handed_out(queues) -> None:  # type: ignore[no-u
     assert queue.claim("w") is None and store.job(job.id).status == "cancelled"
     store.transition(job.id, ("cancelled",), "queued")  # retried by the clerk
     assert queue.claim("w").id == job.id  # type: ignore[union-attr]
+
+
+def test_an_unreachable_redis_does_not_stop_a_worker(tmp_path: Path) -> None:
+    store = ClerkStore(tmp_path / "clerk.db", b"scale-test-secret" * 2)
+    queue = RedisQueue(store, f"redis://127.0.0.1:{free_port()}/0", lease_s=LEASE_S)
+    assert queue.claim("w") is None  # logged, and the worker polls again
+    store.close()
