@@ -2,7 +2,8 @@
 
 ``POST /api/kb/entry`` (one KB entry rendered like an FAQ answer), ``GET /api/garbage/schedule``
 (one district's collection days, parsed from the KB), ``POST /api/feedback`` (👍/👎),
-``POST /api/handover`` (a staff ticket holding the conversation) and ``GET /api/handover/{ticket}``.
+``POST /api/handover`` (a staff ticket holding the conversation) and ``GET /api/handover/{ticket}``
+(staff only: a clerk-app session).
 Feedback and tickets live in SQLite under ``settings.storage.data_dir``; the store is opened on
 first use so that a gateway that never receives feedback never creates the file.
 """
@@ -15,6 +16,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
+from adapters.clerk.auth import SessionDep
 from adapters.render import answer_messages
 from adapters.schedule import parse_schedule
 from adapters.tickets import DialogueStore
@@ -137,8 +139,9 @@ async def handover(body: HandoverRequest, request: Request) -> dict[str, str]:
 
 
 @router.get("/handover/{ticket}")
-async def handover_ticket(ticket: str, request: Request) -> dict[str, Any]:
-    """A ticket and its conversation, for staff."""
+async def handover_ticket(ticket: str, request: Request, staff: SessionDep) -> dict[str, Any]:
+    """A ticket and its conversation, for staff: needs a clerk-app login (ticket numbers are
+    sequential, so without one anybody could read every conversation handed over)."""
     found = _store(request).ticket(ticket)
     if found is None:
         raise HTTPException(404, f"no handover ticket {ticket!r}")

@@ -63,6 +63,9 @@ def test_handover_opens_a_ticket_holding_the_masked_conversation(client: TestCli
     reply = client.post("/api/handover", json={"conversation_id": "c2", "lang": "ja",
                                                "transcript": transcript}).json()
     assert reply["ticket"].startswith("H-") and reply["phone"] and reply["hours"]
+    assert client.get(f"/api/handover/{reply['ticket']}").status_code == 401  # staff only
+    client.app.state.clerk_store.add_user("staff", "staff-password-1", "clerk")
+    assert client.post("/api/clerk/login", json={"name": "staff", "password": "staff-password-1"}).status_code == 200
     ticket = client.get(f"/api/handover/{reply['ticket']}").json()
     assert ticket["conversation_id"] == "c2"
     assert ticket["transcript"][0]["text"] == "マイナンバーは[MYNUMBER]です"

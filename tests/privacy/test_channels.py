@@ -42,6 +42,7 @@ from tests.privacy.pii import Pii, Scanner, generate
 pytestmark = pytest.mark.slow
 SEED = int(os.environ.get("MADOGUCHI_PRIVACY_SEED", "20261125"))
 TICKET = re.compile(r"H-\d{4}-\d{5}")
+STAFF, STAFF_PASSWORD = "privacy-staff", "privacy-staff-password-1"
 
 
 class _Records(logging.Handler):
@@ -93,7 +94,7 @@ def _chat(http: httpx.Client, sender: str, text: str) -> list[dict[str, Any]]:
     return r.json()  # type: ignore[no-any-return]
 
 
-def _send_rest(http: httpx.Client, sent: Sent, values: list[Pii]) -> None:
+def _send_rest(http: httpx.Client, stack: Any, sent: Sent, values: list[Pii]) -> None:
     sender = f"privacy-rest-{uuid.uuid4().hex[:8]}"
     sent.senders[sender] = values
     for pii in values:
@@ -103,7 +104,12 @@ def _send_rest(http: httpx.Client, sent: Sent, values: list[Pii]) -> None:
     reply = " ".join(m.get("text", "") for m in _chat(http, sender, "/ask_human"))
     number = TICKET.search(reply)
     assert number, f"no ticket number in the handover answer: {reply!r}"
-    ticket = http.get(f"/api/handover/{number.group()}")
+    url = f"/api/handover/{number.group()}"
+    assert http.get(url).status_code == 401, "tickets are for staff only"
+    stack.app.state.clerk_store.add_user(STAFF, STAFF_PASSWORD, "clerk")
+    login = http.post("/api/clerk/login", json={"name": STAFF, "password": STAFF_PASSWORD})
+    assert login.status_code == 200, login.text
+    ticket = http.get(url)
     assert ticket.status_code == 200
     sent.tickets.append(ticket.json())
 
@@ -160,7 +166,7 @@ def sent(stack, tmp_path_factory) -> Iterator[Sent]:  # type: ignore[no-untyped-
     try:
         _wait_for_rasa(stack.app)
         with httpx.Client(base_url=stack.gateway_url, timeout=60) as http:
-            _send_rest(http, result, rest)
+            _send_rest(http, stack, result, rest)
             _send_widget(http, result, widget)
             _send_feedback_api(http, feedback)
         _send_line(stack, result, line, tmp_path_factory.mktemp("privacy-line"))
