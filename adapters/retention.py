@@ -173,8 +173,11 @@ def _purge_tracker(
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["no output"])[-1]
         raise RetentionError(f"purging the tracker store failed (exit {done.returncode}): {last}")
-    result = json.loads(done.stdout.strip().splitlines()[-1])
-    return int(result["events"]), int(result["conversations"])
+    try:
+        result = json.loads(done.stdout.strip().splitlines()[-1])
+        return int(result["events"]), int(result["conversations"])
+    except (IndexError, ValueError, KeyError, TypeError) as exc:
+        raise RetentionError(f"the tracker purge printed no report ({exc}): {done.stdout[-300:]!r}") from exc
 
 
 async def purge_forever(settings: Settings) -> None:
