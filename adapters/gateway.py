@@ -34,6 +34,11 @@ from adapters.settings import Settings
 from retrieval import Retriever
 
 log = logging.getLogger(__name__)
+# The one HTTP client (Rasa, the probes, the LINE API) keeps enough connections alive for a
+# busy city: with httpx's default of 20, 32 concurrent residents (bench.load) made it open
+# new ones all the time. Idle ones are dropped after 4 s, before Rasa's server (Sanic, 5 s)
+# closes them under a request.
+HTTP_LIMITS = httpx.Limits(max_connections=256, max_keepalive_connections=128, keepalive_expiry=4.0)
 
 
 def create_app(settings: Settings | None = None, retriever: Retriever | None = None) -> FastAPI:
@@ -49,7 +54,7 @@ def create_app(settings: Settings | None = None, retriever: Retriever | None = N
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with httpx.AsyncClient() as http:
+        async with httpx.AsyncClient(limits=HTTP_LIMITS) as http:
             app.state.settings = settings
             app.state.retriever = retriever or Retriever(settings.retrieval)
             if not app.state.retriever.ready:
