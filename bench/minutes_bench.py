@@ -6,19 +6,25 @@ turns) this runs, each in its own process so peak RSS is its own:
 * ``pipeline`` — ``speech.run_minutes_job`` as a clerk would run it: a roster (names and
   roles → hotwords, and the bound on the speaker count; no voice samples, so speakers are found
   unsupervised), an agenda file (five topic terms → hotwords), all exports, a fresh job folder;
-* ``bare`` — faster-whisper alone on the same file, same model, threads, beam, VAD and word
-  timestamps: the cost of transcription without chunking, diarization, 整文 or layout;
-* ``bare-plain`` — faster-whisper with its defaults plus VAD and beam 5 (no word timestamps),
-  the figure usually quoted (short run only).
+* ``bare-same`` — faster-whisper alone on the same file, same model, threads, beam, VAD and
+  the pipeline's decoding options (word timestamps, no carried context, hallucination guards,
+  the roster's and agenda's hotwords): the cost of transcription without chunking,
+  diarization, 整文 or layout — the honest denominator of the pipeline's overhead;
+* ``bare`` — faster-whisper with its defaults plus VAD, Japanese and beam 5 (no word
+  timestamps, no hotwords), the figure usually quoted.
 
 Metrics: CER after NFKC, punctuation and spaces removed and numerals normalized (kanji numbers
 → Arabic, both sides); the share of reference characters whose time falls in a hypothesis word
 of the right speaker (each hypothesis speaker mapped to the true speaker it overlaps most);
-speed = audio seconds ÷ wall seconds; peak RSS of the process.
+speed = audio seconds ÷ wall seconds, and audio seconds ÷ CPU seconds of the process (all its
+threads: on a shared, loaded machine the wall clock mostly measures the other users, the CPU
+time the work); the load average before and after each run; peak RSS of the process. Runs
+follow each other back to back, so their ratios are measured under the same load. The
+pipeline run prints its RSS every five minutes of audio to stderr.
 
-``python -m bench.minutes_bench`` runs the 10-minute meeting; ``--long`` adds the one-hour run
-(the same meeting six times: slow, about twenty minutes on two cores); ``--hours 3`` the
-three-hour memory check.
+``python -m bench.minutes_bench`` runs the short meeting (about 15 minutes); ``--long`` adds the
+one-hour run (the same meeting played four times in a row); ``--hours 3`` the three-hour
+memory check (twelve times).
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 import os
 import re
 import resource
@@ -94,23 +101,36 @@ def speaker_accuracy(turns: list[dict], words: list[tuple[float, float, str, str
     Each reference turn's characters count as right when the hypothesis words inside the turn's
     time carry the speaker mapped to the turn's true speaker (majority mapping, by characters).
     """
+    import bisect
+
+    spans = sorted((tr["start"] - 0.3, tr["end"] + 0.3, tr["speaker"]) for tr in turns)
+    span_starts = [a for a, _, _ in spans]
+
     def truth_at(t: float) -> str | None:
-        for tr in turns:
-            if tr["start"] - 0.3 <= t <= tr["end"] + 0.3:
-                return tr["speaker"]
+        i = bisect.bisect_right(span_starts, t) - 1
+        while i >= 0 and spans[i][0] <= t:
+            if t <= spans[i][1]:
+                return spans[i][2]
+            i -= 1
+            if i >= 0 and span_starts[i] < t - 120:  # turns are far shorter than two minutes
+                break
         return None
 
+    timed = sorted(((a + b) / 2, w, s) for a, b, w, s in words)
+    mids = [m for m, _, _ in timed]
     overlap: dict[str, Counter[str]] = defaultdict(Counter)
-    for start, end, word, spk in words:
-        true = truth_at((start + end) / 2)
+    for mid, word, spk in timed:
+        true = truth_at(mid)
         if true is not None:
             overlap[spk][true] += len(normalize(word))
     mapping = {spk: c.most_common(1)[0][0] for spk, c in overlap.items() if c}
-    right = total = 0
+    right = total = 0.0
     for tr in turns:
         n = len(normalize(tr["text"]))
         total += n
-        inside = [(w, s) for (a, b, w, s) in words if tr["start"] - 0.3 <= (a + b) / 2 <= tr["end"] + 0.3]
+        lo = bisect.bisect_left(mids, tr["start"] - 0.3)
+        hi = bisect.bisect_right(mids, tr["end"] + 0.3)
+        inside = [(w, s) for _, w, s in timed[lo:hi]]
         chars = sum(len(normalize(w)) for w, _ in inside)
         good = sum(len(normalize(w)) for w, s in inside if mapping.get(s) == tr["speaker"])
         right += n * (good / chars) if chars else 0
@@ -121,6 +141,26 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _current_rss_mb() -> float:
+    with open("/proc/self/status", encoding="ascii") as status:
+        line = next(x for x in status if x.startswith("VmRSS:"))
+    return int(line.split()[1]) / 1024
+
+
+def _rss_logger() -> object:
+    """Progress callback printing RSS to stderr every ~5 min of audio (the long runs' trend)."""
+    state = {"next": 0.0, "t0": time.perf_counter()}
+
+    def report(done: float, total: float) -> None:
+        if done >= state["next"]:
+            state["next"] = done + 300.0
+            print(f"    [{time.perf_counter() - state['t0']:7.0f} s] audio {done / 60:6.1f} min  "
+                  f"RSS {_current_rss_mb():6.0f} MB  peak {_rss_mb():6.0f} MB  "
+                  f"load {os.getloadavg()[0]:.1f}", file=sys.stderr, flush=True)
+
+    return report
+
+
 def _worker_pipeline(wav: Path, roster: Path) -> dict:
     from speech import JobOptions, MeetingInfo, SpeechSettings, run_minutes_job
 
@@ -128,21 +168,23 @@ def _worker_pipeline(wav: Path, roster: Path) -> dict:
 
     with tempfile.TemporaryDirectory() as tmp:
         settings = SpeechSettings(data_dir=Path(tmp) / "data")
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         result = run_minutes_job(
             wav,
             Path(tmp) / "out",
             settings,
             ("txt", "docx", "json", "srt", "vtt"),
             meeting=MeetingInfo(title="霞野市議会定例会"),
+            on_progress=_rss_logger(),  # type: ignore[arg-type]
             options=JobOptions(roster=roster, agenda=agenda if agenda.exists() else None),
         )
-        wall = time.perf_counter() - t0
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         names = {s.id: (s.name or f"発言者{s.id}") for s in result.minutes.speakers}
         txt = next(p for p in result.files if p.name.endswith(".minutes.txt")).read_text("utf-8")
     segs = result.minutes.segments
     return {
         "wall": wall,
+        "cpu": cpu,
         "rss_mb": _rss_mb(),
         "text": "".join(s.text for s in segs),
         "verbatim": "".join(s.text_verbatim for s in segs),
@@ -152,39 +194,52 @@ def _worker_pipeline(wav: Path, roster: Path) -> dict:
     }
 
 
-def _worker_bare(wav: Path, word_timestamps: bool) -> dict:
+def _worker_bare(wav: Path, roster: Path, same: bool) -> dict:
+    """faster-whisper alone on the whole file.
+
+    ``same``: the pipeline's decoding options (word timestamps, no carried context, the
+    hallucination guards, the roster's and agenda's hotwords); otherwise faster-whisper's
+    defaults plus VAD, Japanese and the same beam.
+    """
     from faster_whisper import WhisperModel
 
     from speech import SpeechSettings
+    from speech.roster import hotwords, load_agenda, load_roster
+    from speech.transcribe import _DECODE_OPTIONS
 
     s = SpeechSettings()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     model = WhisperModel(
         str(s.model_path), device="cpu", compute_type=s.compute_type, cpu_threads=s.cpu_threads
     )
-    options = {"condition_on_previous_text": False} if word_timestamps else {}
+    options: dict = {}
+    if same:
+        agenda = wav.with_suffix(".agenda.txt")
+        words = hotwords(load_roster(roster), load_agenda(agenda) if agenda.exists() else ())
+        options = {**_DECODE_OPTIONS, "hotwords": " ".join(words) or None}
     segments, _ = model.transcribe(
-        str(wav),
-        language="ja",
-        beam_size=s.beam_size,
-        vad_filter=True,
-        word_timestamps=word_timestamps,
-        **options,
+        str(wav), language="ja", beam_size=s.beam_size, vad_filter=True, **options
     )
     text = "".join(seg.text for seg in segments)
-    return {"wall": time.perf_counter() - t0, "rss_mb": _rss_mb(), "text": text, "verbatim": text}
+    return {
+        "wall": time.perf_counter() - t0,
+        "cpu": time.process_time() - c0,
+        "rss_mb": _rss_mb(),
+        "text": text,
+        "verbatim": text,
+    }
 
 
 def _run_worker(kind: str, wav: Path, roster: Path) -> dict:
     proc = subprocess.run(
         [sys.executable, "-m", "bench.minutes_bench", "--worker", kind, str(wav), str(roster)],
         cwd=REPO,
-        capture_output=True,
+        stdout=subprocess.PIPE,
         text=True,
         check=False,
     )
     if proc.returncode != 0:
-        raise RuntimeError(f"{kind} worker failed:\n{proc.stderr[-3000:]}")
+        raise RuntimeError(f"{kind} worker failed (exit {proc.returncode}; its stderr is above)")
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
@@ -213,19 +268,24 @@ def bench(wav: Path, truth_path: Path, kinds: list[str]) -> None:
           f"{len(people)} speakers, {len(normalize(reference))} reference chars", flush=True)
     results = {}
     for kind in kinds:
+        load = os.getloadavg()[0]
         r = _run_worker(kind, wav, roster)
         results[kind] = r
         wav.with_suffix(f".{kind}.txt").write_text(r["text"], encoding="utf-8")
-        line = (f"  {kind:<11} wall {r['wall']:7.1f} s  speed {audio_s / r['wall']:5.1f}x  "
-                f"peak RSS {r['rss_mb']:6.0f} MB  CER {cer(reference, r['text']):.3f}")
+        line = (f"  {kind:<10} wall {r['wall']:7.1f} s  speed {audio_s / r['wall']:5.1f}x  "
+                f"CPU {r['cpu']:7.1f} s ({audio_s / r['cpu']:4.1f}x per CPU-s)  "
+                f"peak RSS {r['rss_mb']:5.0f} MB  load {load:4.1f}→{os.getloadavg()[0]:4.1f}  "
+                f"CER {cer(reference, r['text']):.3f}")
         if kind == "pipeline":
             line += f" (verbatim {cer(reference, r['verbatim']):.3f})"
             acc = speaker_accuracy(turns, [tuple(w) for w in r["words"]])
             line += f"  speaker accuracy {acc:.3f}  speakers {', '.join(r['speakers'])}"
         print(line, flush=True)
-    if "pipeline" in results and "bare" in results:
-        ratio = results["pipeline"]["wall"] / results["bare"]["wall"]
-        print(f"  pipeline / bare faster-whisper wall time: {ratio:.2f}", flush=True)
+    for bare in ("bare-same", "bare"):
+        if "pipeline" in results and bare in results:
+            p, b = results["pipeline"], results[bare]
+            print(f"  pipeline / {bare}: wall {p['wall'] / b['wall']:.2f}, "
+                  f"CPU {p['cpu'] / b['cpu']:.2f}", flush=True)
     if "pipeline" in results:
         print("  excerpt:\n    " + "\n    ".join(results["pipeline"]["excerpt"]), flush=True)
 
@@ -234,25 +294,30 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="minutes pipeline benchmark")
     parser.add_argument("--worker", nargs=3, metavar=("KIND", "WAV", "ROSTER"))
     parser.add_argument("--minutes", type=float, default=10)
-    parser.add_argument("--long", action="store_true", help="also the one-hour meeting")
-    parser.add_argument("--hours", type=int, default=0, help="also an N-hour pipeline-only run")
+    parser.add_argument("--kinds", default="pipeline,bare-same,bare",
+                        help="runs on the short meeting, in this order (comma-separated)")
+    parser.add_argument("--long", action="store_true",
+                        help="also the one-hour meeting (pipeline and bare-same)")
+    parser.add_argument("--hours", type=float, default=0, help="also an N-hour pipeline-only run")
     args = parser.parse_args()
     if args.worker:
         kind, wav, roster = args.worker
         if kind == "pipeline":
             out = _worker_pipeline(Path(wav), Path(roster))
         else:
-            out = _worker_bare(Path(wav), word_timestamps=(kind == "bare"))
+            out = _worker_bare(Path(wav), Path(roster), same=(kind == "bare-same"))
         print(json.dumps(out, ensure_ascii=False))
         return
     from bench.minutes_meeting import build, repeat
 
     wav, truth = build(args.minutes)
-    bench(wav, truth, ["pipeline", "bare", "bare-plain"])
+    if args.kinds:
+        bench(wav, truth, args.kinds.split(","))
+    meeting_min = json.loads(truth.read_text(encoding="utf-8"))["turns"][-1]["end"] / 60
     if args.long:
-        bench(*repeat(wav, truth, 6), ["pipeline", "bare"])
+        bench(*repeat(wav, truth, math.ceil(60 / meeting_min)), ["pipeline", "bare-same"])
     if args.hours:
-        bench(*repeat(wav, truth, args.hours * 6), ["pipeline"])
+        bench(*repeat(wav, truth, math.ceil(args.hours * 60 / meeting_min)), ["pipeline"])
 
 
 if __name__ == "__main__":

@@ -242,19 +242,35 @@ def finalize_labels(
     return final, final_cents
 
 
+class WindowIndex:
+    """The embedding windows' times as arrays, built once for looking up many words.
+
+    ``speaker_at`` on a list of windows rebuilds these arrays on every call; attributing the
+    ~100 000 words of a three-hour session that way costs minutes, through the index seconds.
+    """
+
+    def __init__(self, windows: Sequence[Span], labels: Sequence[int]) -> None:
+        """Index ``windows`` (recording time) and their final ``labels``."""
+        self.starts = np.array([w.start for w in windows], dtype=np.float64)
+        self.ends = np.array([w.end for w in windows], dtype=np.float64)
+        self.mids = (self.starts + self.ends) / 2
+        self.labels = np.asarray(labels, dtype=int)
+
+    def at(self, t: float, reach: float = 3.0) -> int | None:
+        """Label of the window containing ``t``, else of the nearest within ``reach`` seconds."""
+        if len(self.starts) == 0:
+            return None
+        inside = np.nonzero((self.starts <= t) & (t <= self.ends))[0]
+        if len(inside):
+            return int(self.labels[int(inside[np.argmin(np.abs(self.mids[inside] - t))])])
+        dist = np.minimum(np.abs(self.starts - t), np.abs(self.ends - t))
+        best = int(np.argmin(dist))
+        return int(self.labels[best]) if dist[best] <= reach else None
+
+
 def speaker_at(windows: Sequence[Span], labels: Sequence[int], t: float, reach: float = 3.0) -> int | None:
     """Label of the window containing ``t``, else of the nearest within ``reach`` seconds."""
-    if not windows:
-        return None
-    starts = np.array([w.start for w in windows])
-    ends = np.array([w.end for w in windows])
-    inside = np.nonzero((starts <= t) & (t <= ends))[0]
-    if len(inside):
-        mids = (starts[inside] + ends[inside]) / 2
-        return int(labels[int(inside[np.argmin(np.abs(mids - t))])])
-    dist = np.minimum(np.abs(starts - t), np.abs(ends - t))
-    best = int(np.argmin(dist))
-    return int(labels[best]) if dist[best] <= reach else None
+    return WindowIndex(windows, labels).at(t, reach)
 
 
 def smooth_runs(labels: list[int | None], min_run: int = 2) -> list[int | None]:
@@ -301,13 +317,14 @@ def attribute(
         Segments with ``speaker`` set; a split segment's parts keep their own words and times.
     """
     out: list[Segment] = []
+    index = WindowIndex(windows, labels)
     for seg in segments:
         if not seg.words:
-            label = speaker_at(windows, labels, (seg.start + seg.end) / 2)
+            label = index.at((seg.start + seg.end) / 2)
             out.append(_with_speaker(seg, seg.words, None if label is None else names[label]))
             continue
         word_labels = smooth_runs(
-            [speaker_at(windows, labels, (w.start + w.end) / 2) for w in seg.words]
+            [index.at((w.start + w.end) / 2) for w in seg.words]
         )
         start = 0
         for i in range(1, len(seg.words) + 1):
