@@ -17,9 +17,9 @@ import pytest
 
 from adapters.clerk import ClerkStore
 from speech import assemble_whisper_base, minutes_from_dict, write_exports
-from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT_S = 300  # a whole job on a loaded 2-core machine; normally ~15 s
 
 
