@@ -80,6 +80,7 @@ async def phase(url: str, texts: list[str], concurrency: int) -> dict[str, float
         queue.put_nowait((i, text))
     latencies: list[float] = []
     errors = 0
+    modes: Counter[str] = Counter()
     pids: Counter[int] = Counter()
 
     async def client(n: int) -> None:
@@ -94,6 +95,7 @@ async def phase(url: str, texts: list[str], concurrency: int) -> dict[str, float
                     r = await http.post(f"{url}/api/chat",
                                         json={"sender": f"bench-{n}-{i}", "message": text})
                     ok = r.status_code == 200 and bool(r.json())
+                    modes[r.headers.get("X-Madoguchi-Mode", "?")] += ok
                 except httpx.HTTPError:
                     ok = False
                 if ok:
@@ -110,6 +112,7 @@ async def phase(url: str, texts: list[str], concurrency: int) -> dict[str, float
         "p50": latencies[len(latencies) // 2] if latencies else 0.0,
         "p95": latencies[int(len(latencies) * 0.95)] if latencies else 0.0,
         "errors": errors,
+        "degraded": modes["degraded"],
         "replicas": len(pids),
     }
 
@@ -148,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
                 r = asyncio.run(phase(url, texts, args.concurrency))
                 results[n].append(r)
                 print(f"  {n} replica(s): {r['msg_s']:6.1f} msg/s  p50 {r['p50']:6.0f} ms  "
-                      f"p95 {r['p95']:6.0f} ms  errors {r['errors']}  "
+                      f"p95 {r['p95']:6.0f} ms  errors {r['errors']}  degraded {r['degraded']}  "
                       f"(clients on {r['replicas']} replica(s))", flush=True)
                 if n == 2 and b is not None:
                     _stop(b)
