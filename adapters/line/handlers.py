@@ -126,12 +126,15 @@ class LineBot:
             )
             return
         if not self.seen.first_time(event_id or _fingerprint(raw)):
-            redelivery = (raw.get("deliveryContext") or {}).get("isRedelivery")
+            context = raw.get("deliveryContext")
+            redelivery = context.get("isRedelivery") if isinstance(context, dict) else None
             log.info("skipping event %s: already processed (isRedelivery=%s)", event_id, redelivery)
             return
         try:
             event = Event.from_dict(raw)
-        except (ValueError, ValidationError) as exc:
+        # line-bot-sdk raises KeyError for an event without "type", Type/AttributeError for
+        # fields of the wrong shape: all are events we cannot handle, not failures.
+        except (ValueError, ValidationError, KeyError, TypeError, AttributeError) as exc:
             # The parser's message quotes the event (message text included): DEBUG only.
             log.info("skipping event %s of unsupported type %r", event_id, raw.get("type"))
             log.debug("event %s not parsed: %s", event_id, exc)
@@ -222,12 +225,21 @@ class LineBot:
 
     async def _ask(self, event: Any, text: str) -> list[Message]:
         user = _user_id(event)
+        loading = None
         if user and isinstance(event.source, UserSource):
-            await self.client.start_loading(user, self.settings.loading_seconds)
-        lang = await self._lang(event)
-        metadata: dict[str, Any] = {"channel": "line", **({"lang": lang} if lang else {})}
-        sender = _source_id(event) or "line-anonymous"
-        reply = await self.chat.handle(sender, text[: self.max_message_chars], metadata)
+            # The animation is started alongside the answer, not before it (one LINE round
+            # trip less per message), and is sure to have started before the answer is sent.
+            loading = asyncio.create_task(
+                self.client.start_loading(user, self.settings.loading_seconds)
+            )
+        try:
+            lang = await self._lang(event)
+            metadata: dict[str, Any] = {"channel": "line", **({"lang": lang} if lang else {})}
+            sender = _source_id(event) or "line-anonymous"
+            reply = await self.chat.handle(sender, text[: self.max_message_chars], metadata)
+        finally:
+            if loading is not None:
+                await loading
         return build.from_chat_reply(reply)
 
     async def _nearby(self, event: MessageEvent, lat: float, lon: float) -> list[Message]:
