@@ -40,9 +40,20 @@ _NO_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 
 def _safe_name(filename: str) -> str:
+    """The last path component, letters, digits, ``.-_`` and kana/kanji only, at most
+    ``_MAX_NAME_BYTES`` in UTF-8 (file systems limit bytes, not characters), extension kept."""
     name = Path(filename.replace("\\", "/")).name
     name = re.sub(r"[^\w.\-ぁ-んァ-ヶー一-龯]", "_", name).strip("._") or "recording"
-    return name[:120]
+    stem, dot, ext = name.rpartition(".")
+    if not dot or len(ext.encode()) > 16:
+        stem, dot, ext = name, "", ""
+    room = _MAX_NAME_BYTES - len(ext.encode()) - len(dot)
+    stem = stem.encode()[:room].decode("utf-8", "ignore").rstrip("._") or "recording"
+    return stem + dot + ext
+
+
+# Bytes of a stored file name (most file systems allow 255; room left for the extension).
+_MAX_NAME_BYTES = 150
 
 
 class NewUpload(BaseModel):
@@ -130,13 +141,17 @@ async def upload_chunk(
         received = await _append(request, u)
     finally:
         _WRITING.discard(upload_id)
+    max_s = settings_of(request).clerk.max_recording_s
     if received < u.size:
-        if u.received == 0 and not _looks_like_media(u.path):
-            # Refuse a wrong file after its first chunk, not after gigabytes.
-            await _probe_or_reject(store, u.id, u.filename, u.path, received)
+        if u.received == 0:
+            # Refuse a wrong file, or one whose header claims more than the longest recording
+            # accepted, after its first chunk, not after gigabytes. A known container may not
+            # be readable from its first chunk alone (MP4 keeps its index at the end).
+            partial_ok = _looks_like_media(u.path)
+            await _probe_or_reject(store, u.id, u.filename, u.path, received, max_s, partial_ok)
         store.set_upload(upload_id, received, "receiving")
         return {"id": upload_id, "offset": received, "size": u.size, "complete": False}
-    info = await _probe_or_reject(store, u.id, u.filename, u.path, received)
+    info = await _probe_or_reject(store, u.id, u.filename, u.path, received, max_s)
     store.set_upload(upload_id, received, "complete")
     return {"id": upload_id, "offset": received, "size": u.size, "complete": True,
             "duration": info.duration}
@@ -200,11 +215,41 @@ def _looks_like_media(path: Path) -> bool:
     return head.startswith(_MAGIC) or head[4:8] == b"ftyp" or mpeg_frame
 
 
-async def _probe_or_reject(store: Any, upload_id: str, filename: str, path: Path, received: int) -> Any:
-    """``probe_audio`` the (possibly partial) file; on failure drop it and answer 415."""
+async def _probe_or_reject(
+    store: Any, upload_id: str, filename: str, path: Path, received: int, max_seconds: float,
+    unreadable_ok: bool = False,
+) -> Any:
+    """``probe_audio`` the (possibly partial) file; drop it and answer 415 if it is not audio
+    (unless ``unreadable_ok``), 413 if it is longer than ``max_seconds``.
+
+    The duration comes from the container header, before anything is decoded: a small
+    file of compressed silence, or a header that claims days, is refused here rather than
+    decoded for hours by the worker.
+    """
     try:
-        return await run_in_threadpool(probe_audio, path)
+        info = await run_in_threadpool(probe_audio, path)
     except (NotAudioError, EmptyAudioError) as exc:
-        store.set_upload(upload_id, received, "rejected")
-        path.unlink(missing_ok=True)
+        if unreadable_ok:
+            return None
+        _reject(store, upload_id, path, received)
         raise HTTPException(415, f"{filename} is not a recording we can read: {exc}") from exc
+    if not info.duration <= max_seconds:  # NaN too
+        _reject(store, upload_id, path, received)
+        raise HTTPException(
+            413,
+            f"{filename} is {_hms(info.duration)} long by its header; recordings of at most "
+            f"{_hms(max_seconds)} are accepted (MADOGUCHI_CLERK__MAX_RECORDING_S)",
+        )
+    return info
+
+
+def _reject(store: Any, upload_id: str, path: Path, received: int) -> None:
+    store.set_upload(upload_id, received, "rejected")
+    path.unlink(missing_ok=True)
+
+
+def _hms(seconds: float) -> str:
+    if seconds != seconds or seconds > 1e9:  # NaN or absurd
+        return f"{seconds:g} s"
+    s = int(seconds)
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"

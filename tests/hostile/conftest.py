@@ -10,35 +10,12 @@ trigger, the rate-limit tests a small one.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from pydantic import SecretStr
 
-from tests.conftest import free_port
-from tests.hostile.webhooks import SECRET
-
-RESIDENT = ("203.0.113.7", 40000)
-CLERK_NAME, CLERK_PASSWORD = "hostile-clerk", "correct horse battery staple"
-
-
-def hostile_settings(settings: Any, data_dir: Path) -> Any:
-    """``settings`` with Rasa and the LINE API on closed ports and state under ``data_dir``."""
-    s = copy.deepcopy(settings)
-    s.storage.data_dir = data_dir
-    s.rasa.url = f"http://127.0.0.1:{free_port()}"
-    s.rasa.action_url = f"http://127.0.0.1:{free_port()}"
-    s.line.channel_secret = SecretStr(SECRET)
-    s.line.channel_access_token = SecretStr("hostile-test-token")
-    s.line.api_base_url = s.line.data_api_base_url = f"http://127.0.0.1:{free_port()}"
-    s.line.timeout_s = 0.5
-    s.line.max_attempts = 1
-    s.clerk.embedded_worker = False
-    return s
+from tests.hostile.harness import CLERK_NAME, CLERK_PASSWORD, RESIDENT, hostile_settings, log_in
 
 
 @pytest.fixture(scope="module")
@@ -65,16 +42,7 @@ def gateway(fuzz_settings, retriever) -> Iterator[TestClient]:  # type: ignore[n
         yield client
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def clerk_headers(gateway: TestClient) -> dict[str, str]:
-    """Log the clerk in; the headers (session cookie, CSRF token) of their later requests.
-
-    The client's own cookie jar is emptied again, so other requests stay anonymous.
-    """
-    response = gateway.post(
-        "/api/clerk/login", json={"name": CLERK_NAME, "password": CLERK_PASSWORD}
-    )
-    assert response.status_code == 200, response.text
-    cookie = "; ".join(f"{k}={v}" for k, v in gateway.cookies.items())
-    gateway.cookies.clear()
-    return {"Cookie": cookie, "X-CSRF-Token": response.json()["csrf"]}
+    """A fresh clerk session for each test (a generated logout may end the previous one)."""
+    return log_in(gateway)

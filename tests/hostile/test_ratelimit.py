@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from adapters.ratelimit import TokenBuckets, client_address, parse_networks
-from tests.hostile.conftest import RESIDENT, hostile_settings
+from tests.hostile.harness import RESIDENT, hostile_settings
 from tests.hostile.webhooks import signed, text_event, webhook_body
 
 
