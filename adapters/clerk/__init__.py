@@ -8,7 +8,10 @@ gateway's lifespan (store, embedded worker) and returns the function that closes
 Operating it: create the first account with ``madoguchi user add NAME --role admin``; clerks
 open ``/clerk/``. State lives under ``<data_dir>/clerk/`` (``clerk.db``, ``uploads/``, ``jobs/``).
 Workers run in the gateway by default; with ``MADOGUCHI_CLERK__EMBEDDED_WORKER=false`` run
-``python -m adapters.clerk.worker`` processes instead. Outside mode "dev" set
+``python -m adapters.clerk.worker`` processes instead (a worker killed mid-job is noticed by the
+next worker of its host to start or idle; the job resumes from its checkpoint). A full disk
+answers uploads with 507 and keeps what was received; ``MADOGUCHI_CLERK__STORAGE_QUOTA_BYTES``
+caps the disk space recordings may take. Outside mode "dev" set
 ``MADOGUCHI_CLERK__SESSION_SECRET`` (and ``MADOGUCHI_CLERK__SECURE_COOKIE=true`` behind HTTPS).
 """
 
