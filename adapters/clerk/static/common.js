@@ -25,6 +25,7 @@ const I18N = {
     confirmFinalize: "もう一度押すと確定します",
     err400: "受け付けられません", err409: "状態が変わりました", err413: "ファイルが大きすぎます",
     err415: "音声ファイルとして読めません", reassign: "発言者を変更", restore: "この版に戻す",
+    err507: "サーバーの保存領域が足りません（受信済みの部分は保存されています）",
   },
   en: {
     appTitle: "Minutes review", userName: "User name", password: "Password", login: "Log in",
@@ -48,6 +49,7 @@ const I18N = {
     lowConfidence: "low-confidence word", confirmFinalize: "Press again to finalize",
     err400: "Not accepted", err409: "The state changed", err413: "The file is too large",
     err415: "Not a recording we can read",
+    err507: "The server's storage is full (what was received is kept)",
     reassign: "Change speaker", restore: "Restore this version",
   },
 };
