@@ -224,6 +224,8 @@ class LineBot:
     # -- answers ------------------------------------------------------------------------------
 
     async def _ask(self, event: Any, text: str) -> list[Message]:
+        if not text.strip():  # an empty postback: nothing to search for (retrieval refuses it)
+            return build.plain("unsupported", await self._lang(event) or DEFAULT_LANG)
         user = _user_id(event)
         loading = None
         if user and isinstance(event.source, UserSource):
