@@ -26,6 +26,7 @@ import importlib.util
 import json
 import logging
 import os
+import sqlite3
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable, Dict, Optional, Text
@@ -84,6 +85,8 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
             kwargs.update(_url_kwargs(url))
             log.info("tracker store: %s on %s", kwargs["dialect"], kwargs["host"])
         super().__init__(domain=domain, **kwargs)
+        if self.engine.dialect.name == "sqlite":
+            self._sqlite_anchor = _fast_sqlite(self.engine)
 
     async def save(self, tracker: DialogueStateTracker) -> None:
         """Append the tracker's new events, masked (same rows as SQLTrackerStore.save)."""
@@ -102,3 +105,33 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
                     )
                 )
             session.commit()
+
+
+def _fast_sqlite(engine: Any) -> Any:
+    """WAL with ``synchronous=NORMAL`` on every connection to the SQLite tracker store, and
+    one connection kept open (returned: keep a reference) for the store's lifetime.
+
+    Rasa calls the store synchronously from its event loop, so each turn waited for the
+    fsyncs of SQLite's default rollback journal (about 100 ms a turn, get and save, on the
+    shared machine's disk: found with ``bench.load``) and every other conversation waited
+    with it. SQLAlchemy 1.4 opens a new connection per session for a SQLite file; when the
+    last one closes, SQLite checkpoints and deletes the WAL (an fsync again), hence the
+    connection kept open. WAL with NORMAL never corrupts the database; a power cut may lose
+    the last turns, the price of a single-file store (use PostgreSQL,
+    ``MADOGUCHI_TRACKER_URL``, where that matters).
+    """
+    from sqlalchemy import event
+
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    event.listen(engine, "connect", on_connect)
+    anchor = sqlite3.connect(engine.url.database, check_same_thread=False)
+    anchor.execute("PRAGMA journal_mode=WAL")
+    # A read maps the WAL index: from then on the other connections know they are not the
+    # last one and leave the WAL in place when they close.
+    anchor.execute("SELECT count(*) FROM sqlite_master").fetchall()
+    return anchor
