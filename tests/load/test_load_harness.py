@@ -1,0 +1,51 @@
+"""The load harness (``bench.load``) on a small run against the session's real Rasa: every
+REST and LINE message answered, none lost, and every body the gateway sent to the (fake)
+LINE API valid against LINE's OpenAPI. No timing is asserted: the figures are the
+benchmark's (``python -m bench.load``)."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from collections import Counter
+
+import pytest
+from pydantic import SecretStr
+
+from adapters.gateway import create_app
+from bench.load.fake_line import FakeLineApi
+from bench.load.harness import free_port, measure_app, parse_args
+from tests.adapters.line.line_openapi import limit_errors, messaging_api
+
+pytestmark = pytest.mark.slow
+SECRET = "load-test-channel-secret"
+TOKEN = "load-test-channel-token"
+
+
+def test_small_load_run_answers_every_message(stack, tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    line_port = free_port()
+    settings = copy.deepcopy(stack.settings)
+    settings.storage.data_dir = tmp_path
+    settings.line.channel_secret = SecretStr(SECRET)
+    settings.line.channel_access_token = SecretStr(TOKEN)
+    settings.line.api_base_url = settings.line.data_api_base_url = f"http://127.0.0.1:{line_port}"
+    app = create_app(settings, retriever=stack.retriever)
+    args = parse_args(["--messages", "200", "--concurrency", "8", "--sustained-messages", "0",
+                       "--bare-messages", "40", "--warmup", "8", "--duration-max", "600",
+                       "--timeout", "60"])
+    fake = FakeLineApi(token=TOKEN, keep_bodies=True)
+
+    figures = asyncio.run(measure_app(args, app, stack.settings.rasa.url, SECRET, TOKEN,
+                                      line_port, fake))
+
+    report = capsys.readouterr().out
+    assert figures["volume_sent"] == 200, report
+    assert figures["errors"] == 0, report
+    assert not fake.problems, fake.problems
+    # Both channels carried traffic: LINE answers came back by reply, through the fake API.
+    assert "REST /api/chat" in report and fake.counts.get("reply", 0) >= 50, report
+    api = messaging_api()
+    invalid = [f"{path}: {e}" for path, body in fake.bodies
+               for e in api.request_errors("POST", path, body) + limit_errors(body)]
+    assert not invalid, invalid[:5]
+    assert Counter(path for path, _ in fake.bodies)["/v2/bot/message/reply"] == fake.counts["reply"]
