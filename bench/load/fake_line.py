@@ -62,7 +62,9 @@ class FakeLineApi:
         self._by_token.pop(reply_token, None)
         self._by_user.pop(user, None)
 
-    def _resolve(self, future: asyncio.Future[Delivery] | None, delivery: Delivery, key: str) -> None:
+    def _resolve(
+        self, future: asyncio.Future[Delivery] | None, delivery: Delivery, key: str
+    ) -> None:
         if future is None:
             self.problems.append(f"{delivery.how} for {key} that nobody waits for")
         elif not future.done():

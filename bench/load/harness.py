@@ -114,21 +114,25 @@ class Targets:
         self.secret = secret
         self.timeout_s = timeout_s
 
-    async def rest(self, resident: Resident, query: Query) -> Outcome:
-        body = {"sender": resident.sender, "message": query.text}
+    async def _post_chat(self, url: str, body: dict[str, object], channel: str) -> Outcome:
+        """POST a Rasa-REST-shaped message; an answer is a list with some text in it."""
         t0 = time.perf_counter()
         try:
-            r = await self.http.post(f"{self.gateway}/api/chat", json=body, timeout=self.timeout_s)
+            r = await self.http.post(url, json=body, timeout=self.timeout_s)
             ms = (time.perf_counter() - t0) * 1000
             if r.status_code != 200:
-                return Outcome(False, ms, "rest", f"HTTP {r.status_code}")
+                return Outcome(False, ms, channel, f"HTTP {r.status_code}")
             messages = r.json()
         except (httpx.HTTPError, ValueError) as exc:
-            return Outcome(False, (time.perf_counter() - t0) * 1000, "rest", type(exc).__name__)
+            return Outcome(False, (time.perf_counter() - t0) * 1000, channel, type(exc).__name__)
         if not _answered(messages):
-            return Outcome(False, ms, "rest", "empty answer")
+            return Outcome(False, ms, channel, "empty answer")
         degraded = r.headers.get("X-Madoguchi-Mode") == "degraded"
-        return Outcome(True, ms, "rest", "degraded" if degraded else "")
+        return Outcome(True, ms, channel, "degraded" if degraded else "")
+
+    async def rest(self, resident: Resident, query: Query) -> Outcome:
+        body = {"sender": resident.sender, "message": query.text}
+        return await self._post_chat(f"{self.gateway}/api/chat", body, "rest")
 
     async def line(self, resident: Resident, query: Query) -> Outcome:
         user, token = resident.line_user, uuid.uuid4().hex
@@ -172,19 +176,7 @@ class Targets:
         # The metadata the gateway would send for a correctly detected language.
         body = {"sender": f"bare-{resident.sender}", "message": query.text,
                 "metadata": {"lang": query.lang, "lang_source": "detected"}}
-        t0 = time.perf_counter()
-        try:
-            r = await self.http.post(f"{self.rasa}{RASA_CHANNEL}", json=body,
-                                     timeout=self.timeout_s)
-            ms = (time.perf_counter() - t0) * 1000
-            if r.status_code != 200:
-                return Outcome(False, ms, "bare", f"HTTP {r.status_code}")
-            messages = r.json()
-        except (httpx.HTTPError, ValueError) as exc:
-            return Outcome(False, (time.perf_counter() - t0) * 1000, "bare", type(exc).__name__)
-        if not _answered(messages):
-            return Outcome(False, ms, "bare", "empty answer")
-        return Outcome(True, ms, "bare")
+        return await self._post_chat(f"{self.rasa}{RASA_CHANNEL}", body, "bare")
 
     async def end_to_end(self, resident: Resident, query: Query) -> Outcome:
         if resident.channel == "line":
@@ -279,7 +271,8 @@ def cpu_line(result: PhaseResult) -> str:
 def report_phase(e2e: PhaseResult, bare: PhaseResult | None) -> dict[str, float]:
     sent = len(e2e.outcomes)
     print(f"phase {e2e.name}: {e2e.concurrency} concurrent, {sent}/{e2e.planned} messages sent "
-          f"in {e2e.wall_s:.1f} s" + ("" if sent == e2e.planned else " (stopped by --duration-max)"))
+          f"in {e2e.wall_s:.1f} s"
+          + ("" if sent == e2e.planned else " (stopped by --duration-max)"))
     print(summary_line("end-to-end (all)", e2e))
     for channel, label in (("rest", "  REST /api/chat"), ("line", "  LINE webhook→reply")):
         if any(o.channel == channel for o in e2e.outcomes):
