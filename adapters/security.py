@@ -11,6 +11,7 @@ carries its headers:
   (``script-src 'self'``, no inline script, ``frame-ancestors 'none'``). ``/docs`` and
   ``/redoc`` are left alone: FastAPI's Swagger and ReDoc pages need inline script;
 - ``X-Frame-Options: DENY`` (old browsers' frame-ancestors);
+- ``Cache-Control: no-store`` on ``/api/`` responses that set no caching of their own;
 - ``Cross-Origin-Resource-Policy``: ``cross-origin`` for the widget's assets — ``/widget.js``
   is embedded by the city's own site, another origin — and ``same-origin`` for the clerk app;
 - ``Strict-Transport-Security`` when ``gateway.hsts_max_age_s`` > 0 (off by default: HSTS
@@ -143,6 +144,9 @@ class SecurityHeaders:
         headers.setdefault("X-Frame-Options", "DENY")
         if not path.startswith(_NO_DEFAULT_CSP):
             headers.setdefault("Content-Security-Policy", DEFAULT_CSP)
+        if path.startswith("/api/"):
+            # Answers, tickets and minutes are about someone: no shared or browser cache keeps them.
+            headers.setdefault("Cache-Control", "no-store")
         if path.startswith(_CROSS_ORIGIN):
             headers.setdefault("Cross-Origin-Resource-Policy", "cross-origin")
         elif path.startswith(_SAME_ORIGIN) or path == "/clerk":

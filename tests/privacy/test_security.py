@@ -136,6 +136,7 @@ def test_api_responses_carry_the_headers_too(client: TestClient) -> None:
         assert response.headers["referrer-policy"] == "no-referrer"
         assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
         assert response.headers["x-frame-options"] == "DENY"
+        assert response.headers["cache-control"] == "no-store"
         assert "strict-transport-security" not in response.headers  # HSTS is off by default
 
 
