@@ -71,13 +71,17 @@ def _wait_in_background(settings: Settings, children: list[Child]) -> None:
 
 
 def reuse_port_socket(host: str, port: int) -> socket.socket:
-    """A listening socket on ``host:port`` that other processes may bind as well."""
+    """A socket bound to ``host:port`` that other processes may bind as well.
+
+    Not listening yet: uvicorn calls ``listen()`` once the app's start-up (retriever warm-up)
+    is done, and only listening sockets get connections. A replica that is (re)starting thus
+    takes no connections it could not answer for seconds; the others take them all.
+    """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
-    sock.listen(2048)
     return sock
 
 
