@@ -278,3 +278,30 @@ def test_the_scanner_finds_what_is_not_masked(sent: Sent) -> None:
         assert Scanner([pii]).leaks(sent.parse_responses, "parse"), pii
     # …and in a database written the way Rasa's tracker store writes (JSON, \\uXXXX escapes).
     assert len(scanner.leaks(json.dumps([p.message for p in sent.values]).encode(), "json")) >= len(sent.values)
+
+
+def test_degraded_mode_logs_no_personal_data(gateway_settings, gateway) -> None:  # type: ignore[no-untyped-def]
+    # Rasa down: the gateway answers from retrieval alone, through REST and the widget stream.
+    values = generate(SEED + 1, per_kind=2)
+    records, root = _Records(), logging.getLogger()
+    level = root.level
+    root.addHandler(records)
+    root.setLevel(logging.DEBUG)
+    try:
+        with TestClient(gateway(gateway_settings)) as client:
+            for n, pii in enumerate(values):
+                path = "/api/chat" if n % 2 else "/api/chat/stream"
+                r = client.post(path, json={"sender": f"privacy-degraded-{n}", "message": pii.message})
+                assert r.status_code == 200, r.text
+                assert ('"mode": "degraded"' in r.text) if n % 2 == 0 else r.headers["x-madoguchi-mode"] == "degraded"
+    finally:
+        root.removeHandler(records)
+        root.setLevel(level)
+    logs = "\n".join(records.lines)
+    assert all(mask_pii(p.message) in logs for p in values), "message text not logged"
+    leaks = Scanner(values).leaks(logs.encode(), "gateway log (degraded)")
+    data = Path(gateway_settings.storage.data_dir)
+    for store in sorted(data.rglob("*")):
+        if store.is_file():
+            leaks += Scanner(values).leaks(store.read_bytes(), str(store.relative_to(data)))
+    assert not leaks, "\n".join(leaks)
