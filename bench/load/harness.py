@@ -457,7 +457,7 @@ async def phases(args: argparse.Namespace, targets: Targets, fake: FakeLineApi, 
         verdict("≥ 50 msg/s with p95 ≤ 150 ms at 16 concurrent",
                 e2e.throughput >= 50 and p95 <= 150 and args.sustained_concurrency >= 16,
                 f"{e2e.throughput:.1f} msg/s, p95 {p95:.0f} ms at {e2e.concurrency}")
-        ratio_verdict(ratios, e2e)
+        ratio_verdict(ratios, e2e, bare)
         figures |= {"sustained_msg_s": e2e.throughput, "sustained_p95_ms": p95,
                     "errors": figures["errors"] + e2e.errors + bare.errors}
         print(flush=True)
@@ -472,7 +472,7 @@ async def phases(args: argparse.Namespace, targets: Targets, fake: FakeLineApi, 
         verdict(f"{args.messages} messages at {args.concurrency} concurrent with 0 errors",
                 e2e.errors == 0 and len(e2e.outcomes) == e2e.planned,
                 f"{len(e2e.outcomes)} sent, {e2e.errors} errors")
-        ratio_verdict(ratios, e2e)
+        ratio_verdict(ratios, e2e, bare)
         figures |= {"volume_msg_s": e2e.throughput, "volume_sent": len(e2e.outcomes),
                     "errors": figures["errors"] + e2e.errors + (bare.errors if bare else 0)}
     if fake.problems:
@@ -499,17 +499,20 @@ async def drain(targets: Targets, resident: Resident, after: str) -> None:
               flush=True)
 
 
-def ratio_verdict(ratios: dict[str, float], e2e: PhaseResult) -> None:
-    if not ratios:
+def ratio_verdict(ratios: dict[str, float], e2e: PhaseResult, bare: PhaseResult | None) -> None:
+    if not ratios or bare is None:
         return
     degraded = sum(1 for o in e2e.outcomes if o.detail == "degraded")
-    verdict("end-to-end ≤ 1.5× bare Rasa", ratios["mean"] <= 1.5,
-            f"mean latency {ratios['mean']:.2f}×, 1/throughput {ratios['1/throughput']:.2f}×"
-            + (f", CPU/message {ratios['CPU/message']:.2f}×" if "CPU/message" in ratios else ""))
-    if degraded:
-        print(f"  note: {degraded} REST answers came from the degraded path (Rasa did not answer "
-              "within rasa.timeout_s, or was marked down): the end-to-end figures are then "
-              "partly retrieval's, not Rasa's")
+    detail = (f"mean latency {ratios['mean']:.2f}×, 1/throughput {ratios['1/throughput']:.2f}×"
+              + (f", CPU/message {ratios['CPU/message']:.2f}×" if "CPU/message" in ratios else ""))
+    if degraded or bare.errors:
+        # Timed-out bare messages and retrieval-only answers make either side look cheaper
+        # than it is: no verdict from such a run.
+        print(f"  target end-to-end ≤ 1.5× bare Rasa: NOT MEASURABLE in this run ({detail}; "
+              f"{degraded} end-to-end answers from the degraded path, {bare.errors} bare Rasa "
+              "errors: Rasa was overloaded)")
+        return
+    verdict("end-to-end ≤ 1.5× bare Rasa", ratios["mean"] <= 1.5, detail)
 
 
 def _first_messages(people: list[Resident], n: int) -> list[Resident]:
