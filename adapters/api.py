@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import json
 from dataclasses import asdict
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
 from adapters import dialogue_api
@@ -27,6 +28,16 @@ class ChatRequest(BaseModel):
     metadata: dict[str, Any] = Field(
         default_factory=dict, description='e.g. {"lang": "en"} from the channel or UI'
     )
+
+    @field_validator("metadata")
+    @classmethod
+    def _metadata_is_unicode(cls, metadata: dict[str, Any]) -> dict[str, Any]:
+        # Passed on to Rasa as JSON: a lone surrogate ("\ud800") there would fail to encode.
+        try:
+            json.dumps(metadata, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValueError("metadata holds text that is not valid Unicode (a lone surrogate)") from exc
+        return metadata
 
 
 class ChatMessage(BaseModel):
@@ -48,6 +59,13 @@ def _check_message(request: Request, text: str) -> str:
     limit = request.app.state.settings.gateway.max_message_chars
     if not text.strip():
         raise HTTPException(422, "message is empty; send the resident's question as 'message'")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:  # JSON may escape a lone surrogate ("\ud800")
+        raise HTTPException(
+            422, f"message is not valid Unicode (a lone surrogate at character {exc.start}); "
+            "send UTF-8 text"
+        ) from exc
     if len(text) > limit:
         raise HTTPException(
             422, f"message is too long ({len(text)} characters; at most {limit} are accepted)"

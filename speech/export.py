@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -132,14 +133,32 @@ _WRITERS: dict[str, Callable[[Minutes, bool], str | bytes]] = {
 
 
 def _meeting_from(doc: dict[str, Any]) -> MeetingInfo:
+    duration = doc.get("duration")
     return MeetingInfo(
-        title=doc.get("title"),
-        date=doc.get("date"),
-        place=doc.get("place"),
-        source=doc.get("source"),
-        duration=doc.get("duration"),
-        attendees=tuple(doc.get("attendees") or ()),
+        title=_text(doc.get("title"), "meeting.title"),
+        date=_text(doc.get("date"), "meeting.date"),
+        place=_text(doc.get("place"), "meeting.place"),
+        source=_text(doc.get("source"), "meeting.source"),
+        duration=None if duration is None else _seconds(duration, "meeting.duration"),
+        attendees=tuple(str(_text(a, "meeting.attendees[]")) for a in doc.get("attendees") or ()),
     )
+
+
+def _text(value: Any, where: str) -> str | None:
+    """``value`` if it is text or null (an edited document may hold anything)."""
+    if value is None or isinstance(value, str):
+        return value
+    raise TypeError(f"{where} must be text or null, not {type(value).__name__}")
+
+
+def _seconds(value: Any, where: str) -> float:
+    """``value`` as a finite number of seconds (NaN or infinity cannot be laid out)."""
+    if isinstance(value, bool):
+        raise TypeError(f"{where} must be a number of seconds, not a boolean")
+    seconds = float(value)
+    if not math.isfinite(seconds):
+        raise ValueError(f"{where} must be a finite number of seconds, not {value!r}")
+    return seconds
 
 
 def minutes_from_dict(data: dict[str, Any]) -> Minutes:
@@ -150,20 +169,32 @@ def minutes_from_dict(data: dict[str, Any]) -> Minutes:
     """
     try:
         speakers = tuple(
-            Speaker(str(s["id"]), s.get("name") or None, s.get("role") or None, s.get("honorific") or "君")
+            Speaker(
+                str(s["id"]),
+                _text(s.get("name"), "speaker name") or None,
+                _text(s.get("role"), "speaker role") or None,
+                _text(s.get("honorific"), "speaker honorific") or "君",
+            )
             for s in data["speakers"]
         )
         segments = tuple(
             Segment(
-                float(seg["start"]),
-                float(seg["end"]),
+                _seconds(seg["start"], "segment start"),
+                _seconds(seg["end"], "segment end"),
                 str(seg["text"]),
                 tuple(
-                    Word(float(w["start"]), float(w["end"]), str(w["word"]), float(w.get("probability", 1.0)))
+                    Word(
+                        _seconds(w["start"], "word start"),
+                        _seconds(w["end"], "word end"),
+                        str(w["word"]),
+                        float(w.get("probability", 1.0)),
+                    )
                     for w in seg.get("words") or ()
                 ),
-                seg.get("speaker"),
-                seg.get("text_verbatim") if seg.get("text_verbatim") != seg["text"] else None,
+                _text(seg.get("speaker"), "segment speaker"),
+                _text(seg.get("text_verbatim"), "segment text_verbatim")
+                if seg.get("text_verbatim") != seg["text"]
+                else None,
             )
             for seg in data["segments"]
         )

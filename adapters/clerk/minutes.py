@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -64,10 +65,11 @@ def save_minutes(job_id: int, body: SaveMinutes, session: SessionDep, request: R
     """Save an edited version on top of ``base_version``; 409 (with the current one) if stale."""
     store = store_of(request)
     job = store.job(job_id)
+    _check_text(body.doc)
     try:
         minutes_from_dict(body.doc)
-    except SpeechError as exc:
-        raise HTTPException(400, str(exc)) from exc
+    except (SpeechError, TypeError) as exc:  # TypeError: e.g. a list where a speaker id goes
+        raise HTTPException(400, f"minutes document refused: {exc}") from exc
     try:
         v = store.save_version(job_id, body.base_version, body.doc, session.user.name)
     except Conflict as exc:
@@ -75,6 +77,35 @@ def save_minutes(job_id: int, body: SaveMinutes, session: SessionDep, request: R
             status_code=409, content={"detail": str(exc), "current": _minutes_view(store, job)}
         )
     return {"version": v.version, "author": v.author, "created_at": v.created_at}
+
+
+# C0 control characters other than tab, newline and carriage return: XML (DOCX) cannot hold
+# them, and no editor types them.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def _check_text(value: Any, where: str = "doc") -> None:
+    """400 unless every string in the document is storable Unicode without control characters."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise HTTPException(
+                400, f"{where} is not valid Unicode (a lone surrogate at character {exc.start})"
+            ) from exc
+        bad = _CONTROL.search(value)
+        if bad:
+            raise HTTPException(
+                400, f"{where} holds the control character U+{ord(bad.group()):04X} at "
+                f"character {bad.start()}; remove it"
+            )
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_text(key, f"{where} key")
+            _check_text(item, f"{where}.{key}")
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_text(item, f"{where}[{i}]")
 
 
 @router.get("/minutes/{job_id}/versions")

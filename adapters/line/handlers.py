@@ -226,6 +226,8 @@ class LineBot:
     async def _ask(self, event: Any, text: str) -> list[Message]:
         if not text.strip():  # an empty postback: nothing to search for (retrieval refuses it)
             return build.plain("unsupported", await self._lang(event) or DEFAULT_LANG)
+        # A lone surrogate (JSON "\ud800") breaks the language detector: replace it.
+        text = text.encode("utf-8", "replace").decode("utf-8")
         user = _user_id(event)
         loading = None
         if user and isinstance(event.source, UserSource):

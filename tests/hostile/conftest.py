@@ -10,7 +10,10 @@ trigger, the rate-limit tests a small one.
 
 from __future__ import annotations
 
+import io
+import wave
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -46,3 +49,39 @@ def gateway(fuzz_settings, retriever) -> Iterator[TestClient]:  # type: ignore[n
 def clerk_headers(gateway: TestClient) -> dict[str, str]:
     """A fresh clerk session for each test (a generated logout may end the previous one)."""
     return log_in(gateway)
+
+
+MINUTES = {
+    "meeting": {"title": "委員会", "attendees": []},
+    "speakers": [{"id": "S1", "name": "議長", "role": "議長"}],
+    "segments": [{"start": 0.0, "end": 0.5, "speaker": "S1", "text": "開会します。", "words": []}],
+}
+
+
+def _silence_wav(seconds: float = 0.5) -> bytes:
+    out = io.BytesIO()
+    with wave.open(out, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(b"\0\0" * int(8000 * seconds))
+    return out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def known(gateway: TestClient) -> dict[str, Any]:
+    """Ids of a real complete upload, a finished job with minutes, its version, a ticket."""
+    audio = _silence_wav()
+    h = log_in(gateway)
+    up = gateway.post("/api/clerk/uploads", json={"filename": "s.wav", "size": len(audio)}, headers=h)
+    assert up.status_code == 201, up.text
+    upload_id = up.json()["id"]
+    put = gateway.put(f"/api/clerk/uploads/{upload_id}?offset=0", content=audio, headers=h)
+    assert put.status_code == 200 and put.json()["complete"], put.text
+    job = gateway.post("/api/clerk/jobs", json={"upload_id": upload_id}, headers=h).json()
+    store = gateway.app.state.clerk_store  # type: ignore[attr-defined]
+    store.save_version(job["id"], None, MINUTES, "worker")
+    store.update_job(job["id"], status="done")
+    ticket = gateway.post("/api/handover", json={"conversation_id": "fuzz"}).json()
+    return {"upload_id": upload_id, "job_id": job["id"], "version": 1, "fmt": "txt",
+            "ticket": next(iter(ticket.values()))}

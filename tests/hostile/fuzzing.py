@@ -124,6 +124,24 @@ _BODY = st.one_of(
         max_leaves=12,
     ).map(lambda v: json.dumps(v, ensure_ascii=False).encode()),
 )
+# Bodies shaped like the gateway's own (known field names) with hostile values: lone
+# surrogates ("\ud800", which json.loads accepts), control characters, huge numbers, nesting.
+_FIELD = st.sampled_from([
+    "message", "query", "sender", "metadata", "q", "lang", "department", "name", "password",
+    "filename", "size", "upload_id", "title", "doc", "base_version", "version",
+    "conversation_id", "entry_id", "rating", "comment", "reason", "transcript", "events",
+])
+_ODD_TEXT = st.text(alphabet=st.characters(categories=["Cs", "Cc", "Lo", "Nd", "Zs", "Po"]),
+                    min_size=1, max_size=20)
+_ODD_VALUE = st.recursive(
+    _ODD_TEXT | st.integers() | st.floats() | st.none() | st.booleans(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_FIELD | _ODD_TEXT, inner,
+                                                                max_size=3),
+    max_leaves=8,
+)
+_BODY = _BODY | st.dictionaries(_FIELD, _ODD_VALUE, min_size=1, max_size=4).map(
+    lambda d: json.dumps(d, ensure_ascii=True).encode()
+)
 _METHODS = st.sampled_from(["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"])
 
 
