@@ -391,7 +391,10 @@ async def measure(args: argparse.Namespace, url: str, rasa_url: str, secret: str
     fake = fake or FakeLineApi(token=token)
     line_share = args.line_share if secret else 0.0
     pool = max(args.concurrency, args.sustained_concurrency) * 2
-    limits = httpx.Limits(max_connections=pool, max_keepalive_connections=pool)
+    # Idle connections dropped after 4 s, before uvicorn's and Sanic's 5 s keep-alive closes
+    # them under a request (a ReadError that would be the harness's, not the stack's).
+    limits = httpx.Limits(max_connections=pool, max_keepalive_connections=pool,
+                          keepalive_expiry=4.0)
     async with serving(fake.app(), line_port), httpx.AsyncClient(limits=limits) as http:
         targets = Targets(http, url, rasa_url, fake, secret, args.timeout)
         return await phases(args, targets, fake, pids, line_share)
