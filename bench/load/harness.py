@@ -231,6 +231,8 @@ def cpu_seconds(pids: list[int]) -> dict[str, float]:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
             name = "load harness" if pid == os.getpid() else process_name(pid)
+            if "adapters.cli serve" in name:
+                name = "gateway (+ retrieval)"
         except OSError:
             continue
         out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / CLK_TCK
