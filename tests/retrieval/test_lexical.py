@@ -1,0 +1,38 @@
+"""The per-language lexical side: a query meets the KB's text in its own language, marks
+and word endings do not matter, and Japanese keeps its Sudachi analysis."""
+
+from __future__ import annotations
+
+from retrieval.lexical import LexicalIndex, analyze, analyze_language
+
+DOCS_VI = ["Đăng ký chuyển đến trong vòng 14 ngày", "Vứt pin khô vào ngày rác nguy hiểm"]
+DOCS_EN = ["Register your move within 14 days", "Dry batteries go out on hazardous waste day"]
+EVERYTHING = ["転入届は14日以内に 住民登録", "乾電池は有害ごみの日に出す"]
+
+
+def _index() -> LexicalIndex:
+    return LexicalIndex(EVERYTHING, {"vi": DOCS_VI, "en": DOCS_EN})
+
+
+def test_unmarked_vietnamese_meets_marked_text() -> None:
+    scores = _index().scores("dang ky chuyen den", "vi")
+    assert max(scores, key=scores.get) == 0  # type: ignore[arg-type]
+
+
+def test_word_forms_meet_through_the_prefix_term() -> None:
+    scores = _index().scores("registration of moving", "en")
+    assert max(scores, key=scores.get) == 0  # type: ignore[arg-type]
+    assert "regi…" in analyze_language("registration") and "regi…" in analyze_language("register")
+
+
+def test_language_without_its_own_index_uses_everything() -> None:
+    index = _index()
+    assert index.scores("乾電池", "ja") == index.all.scores(analyze("乾電池"))
+    assert max(index.scores("転入届", "ko").items(), key=lambda kv: kv[1])[0] == 0
+
+
+def test_scripts_without_spaces_become_ngrams() -> None:
+    assert {"预防", "防"} <= set(analyze_language("打预防针"))
+    assert "แมว" in analyze_language("ทรายแมว")
+    assert analyze_language("아이를 맡길") == ["아이", "이를", "맡길"]
+    assert analyze_language("") == []
