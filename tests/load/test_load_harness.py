@@ -31,7 +31,7 @@ def test_small_load_run_answers_every_message(stack, tmp_path, capsys) -> None: 
     settings.line.api_base_url = settings.line.data_api_base_url = f"http://127.0.0.1:{line_port}"
     app = create_app(settings, retriever=stack.retriever)
     args = parse_args(["--messages", "200", "--concurrency", "8", "--sustained-messages", "0",
-                       "--bare-messages", "40", "--warmup", "8", "--duration-max", "600",
+                       "--bare-messages", "24", "--warmup", "4", "--duration-max", "600",
                        "--timeout", "60"])
     fake = FakeLineApi(token=TOKEN, keep_bodies=True)
 
