@@ -171,10 +171,14 @@ class ClerkStore:
             self._db.execute("COMMIT")
 
     def _one(self, sql: str, *args: Any) -> sqlite3.Row | None:
+        if not _storable(args):
+            return None  # an id SQLite cannot even hold names no row
         with self._lock:
             return self._db.execute(sql, args).fetchone()
 
     def _all(self, sql: str, *args: Any) -> list[sqlite3.Row]:
+        if not _storable(args):
+            return []
         with self._lock:
             return self._db.execute(sql, args).fetchall()
 
@@ -339,6 +343,8 @@ class ClerkStore:
 
     def transition(self, job_id: int, allowed: tuple[str, ...], status: str) -> Job:
         """Move a job to ``status`` if it is in one of ``allowed``; else ``Conflict``."""
+        if not _storable((job_id,)):
+            raise NotFound(f"no minutes job {job_id}")
         with self.tx() as db:
             row = db.execute("SELECT status FROM jobs WHERE id = ?", (job_id,)).fetchone()
             if row is None:
@@ -429,6 +435,12 @@ class ClerkStore:
 
 # Saves by one author closer together than this are one version in the history.
 COALESCE_S = 60.0
+
+
+def _storable(args: tuple[Any, ...]) -> bool:
+    """Whether every int fits SQLite's 64-bit INTEGER (a URL may carry any number: ``/jobs/10**30``
+    made sqlite3 raise OverflowError, a 500)."""
+    return all(-(2**63) <= a < 2**63 for a in args if isinstance(a, int))
 
 
 def _pack(doc: dict[str, Any]) -> bytes:
