@@ -41,11 +41,11 @@ class RetrievalSettings(BaseModel):
     lexical_weight_other: float = 0.05
     # Confidence = logistic(c0 + c1·cosine + c2·margin + c3·lexical share); fitted on the
     # dev split by bench/retrieval_quality.py --fit (see retrieval/fuse.py).
-    confidence_coef: tuple[float, float, float, float] = (-50.45, 50.15, 53.19, 7.47)
+    confidence_coef: tuple[float, float, float, float] = (-48.45, 47.38, 51.49, 7.85)
     # At or above min_confidence the top entry is answered. Between suggest_confidence and
     # min_confidence the resident gets "did you mean…?" buttons (and the contact); below, an
     # honest "I don't know" with the contact.
-    min_confidence: float = 0.58
+    min_confidence: float = 0.56
     suggest_confidence: float = 0.3
     # Ask "which one?" when the runner-up's cosine is within this of the top one.
     clarify_margin: float = 0.003
