@@ -25,6 +25,20 @@ pipeline run prints its RSS every five minutes of audio to stderr.
 ``python -m bench.minutes_bench`` runs the short meeting (about 15 minutes); ``--long`` adds the
 one-hour run (the same meeting played four times in a row); ``--hours 3`` the three-hour
 memory check (twelve times).
+
+Measured in session 2 (25 Nov 2026) on the 2 shared cores with a load average of 14–20 (seven
+other engineers), so wall clocks mostly measure the others; ratios are from one back-to-back run:
+
+  15.6-min meeting, pipeline   wall 542 s  CPU 180 s  peak RSS  772 MB  CER 0.078  speakers 0.999
+                    bare-same  wall 565 s  CPU 163 s  peak RSS 1197 MB  CER 0.076
+                    pipeline / bare-same: wall 0.96, CPU 1.10
+  an earlier run (before 32-window embedding batches): pipeline / bare-same wall 1.22, CPU 1.28;
+  pipeline / bare (defaults, CER 0.095) wall 1.57, CPU 1.29.
+  62-min meeting (×4), pipeline (128-window batches still): wall 3092 s, CPU 889 s, peak RSS
+  911 MB, CER 0.093, speakers 0.999 (5 of 5); RSS 600–690 MB after every 5 min of audio,
+  peak 742 → 830 → 900 MB at 5, 21 and 37 min, then flat (the whole file is never in memory;
+  bare faster-whisper decodes it whole: 1.2 GB already at 15.6 min). The one-hour bare-same run
+  and the three-hour run did not fit in the session.
 """
 
 from __future__ import annotations
