@@ -121,7 +121,7 @@ _BODY = st.one_of(
     st.recursive(
         st.none() | st.booleans() | st.integers() | st.floats() | _TEXT,
         lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_TEXT, inner, max_size=4),
-        max_leaves=12,
+        max_leaves=8,
     ).map(lambda v: json.dumps(v, ensure_ascii=False).encode()),
 )
 # Bodies shaped like the gateway's own (known field names) with hostile values: lone

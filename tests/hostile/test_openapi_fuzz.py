@@ -31,7 +31,7 @@ OPERATIONS = [(m.upper(), p) for p, ops in SPEC["paths"].items() for m in ops]
 ENDLESS = {("GET", "/api/clerk/events")}
 JOB_STREAM = ("GET", "/api/clerk/jobs/{job_id}/events")
 BASE = "http://testserver"
-POSITIVE, WITH_REAL_IDS, NEGATIVE = 80, 50, 80
+POSITIVE, WITH_REAL_IDS, NEGATIVE = 60, 40, 60
 
 @pytest.fixture(scope="module")
 def schema() -> Any:
