@@ -166,13 +166,20 @@ class Retriever:
         return dense, lexical
 
     def rank(
-        self, dense: dict[str, float], lexical: dict[str, float], lang: str, top_k: int
+        self,
+        dense: dict[str, float],
+        lexical: dict[str, float],
+        lang: str,
+        top_k: int,
+        query_lang: str | None = None,
     ) -> list[FaqHit]:
-        """Fuse raw scores into ranked hits (``settings.fusion``)."""
+        """Fuse raw scores into ranked hits (``settings.fusion``); questions shown in ``lang``,
+        the lexical weight chosen by the language the query is written in (``query_lang``,
+        ``lang`` when not given)."""
         kb = self._require().kb
         weight = (
             self.settings.lexical_weight
-            if lang in ("ja", "ja-easy")
+            if (query_lang or lang) in ("ja", "ja-easy")
             else self.settings.lexical_weight_other
         )
         fused = fuse(dense, lexical, self.settings.fusion, weight)
@@ -195,16 +202,22 @@ class Retriever:
         Raises:
             QueryError: the query is empty (after trimming).
         """
-        lang = detect_language(_clean_query(query, self.settings.max_query_chars), lang).lang
-        dense, lexical = self.scores(query, lang)
-        return self.rank(dense, lexical, lang, top_k or self.settings.top_k)
+        text = _clean_query(query, self.settings.max_query_chars)
+        # The language asked for (UI, channel) picks the answer's language; the lexical
+        # matching follows the language the query is actually written in.
+        query_lang = detect_language(text).lang
+        lang = detect_language(text, lang).lang
+        dense, lexical = self.scores(query, query_lang)
+        return self.rank(dense, lexical, lang, top_k or self.settings.top_k, query_lang)
 
     def answer(self, query: str, lang: str | None = None) -> Answer:
         """The best answer for ``query`` in the asker's language, or an honest "I don't know"."""
         state = self._require()
-        lang = detect_language(_clean_query(query, self.settings.max_query_chars), lang).lang
-        dense, lexical = self.scores(query, lang)
-        hits = self.rank(dense, lexical, lang, max(self.settings.top_k, 5))
+        text = _clean_query(query, self.settings.max_query_chars)
+        query_lang = detect_language(text).lang
+        lang = detect_language(text, lang).lang
+        dense, lexical = self.scores(query, query_lang)
+        hits = self.rank(dense, lexical, lang, max(self.settings.top_k, 5), query_lang)
         if not hits:
             return self._unknown(state.kb, lang, 0.0, ())
         top = hits[0]
