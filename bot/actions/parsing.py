@@ -175,6 +175,10 @@ _NEGATIVE = (
     "没有帮助", "没用", "错", "沒有幫助", "沒用", "錯", "도움이 안", "틀렸", "아니에요",
     "không hữu ích", "sai", "không đúng", "não ajudou", "errad", "não era", "no me ayudó",
     "está mal", "no es lo que", "ไม่มีประโยชน์", "ผิด", "ไม่ใช่", "hindi nakatulong", "mali", "hindi iyan",
+    # Typed the way residents type: no apostrophes, no accents, polite particles in between.
+    "didnt", "doesnt help", "doesn't help", "not correct", "not right", "not what i",
+    "nao ajudou", "nao era", "no sirvi", "no sirve", "no me ayudo", "hindi po nakatulong",
+    "không giúp", "khong giup", "khong dung", "ตอบไม่ตรง", "ไม่ตรง", "도움 안", "도움안",
 )
 
 

@@ -47,6 +47,11 @@ def test_relocation_answers_free_text_and_button_keys() -> None:
 def test_feedback_rating_and_wordless_messages() -> None:
     assert parsing.rating("👎") == "down" and parsing.rating("役に立たなかった") == "down"
     assert parsing.rating("👍") == "up" and parsing.rating("very clear, thanks") == "up"
+    for typed in ("didnt help", "not correct", "no sirvio", "nao ajudou", "hindi po nakatulong",
+                  "không giúp gì", "ตอบไม่ตรงคำถาม", "도움 안 됐어요"):
+        assert parsing.rating(typed) == "down", typed
+    for typed in ("thank you, that was right", "cảm ơn, rất hữu ích", "ขอบคุณ ชัดเจนมาก"):
+        assert parsing.rating(typed) == "up", typed
     assert not parsing.has_words("😀😀🎉") and not parsing.has_words("？！")
     assert parsing.has_words("ごみ") and parsing.has_words("trash")
 
