@@ -21,7 +21,15 @@ import uvicorn
 from adapters.errors import StackError
 from adapters.gateway import create_app
 from adapters.settings import Settings
-from adapters.stack import Child, _spawn, start_actions, start_rasa, train_model, wait_ready
+from adapters.stack import (
+    Child,
+    _spawn,
+    fast_e5_engine,
+    start_actions,
+    start_rasa,
+    train_model,
+    wait_ready,
+)
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +48,8 @@ def run_stack(settings: Settings, with_rasa: bool = True, replicas: int = 1) -> 
             model = train_model(settings.rasa)
             children.append(start_actions(settings.rasa, gateway_url, log_dir))
             children.append(
-                start_rasa(settings.rasa, model, settings.storage.data_dir / "tracker.db", log_dir)
+                start_rasa(settings.rasa, model, settings.storage.data_dir / "tracker.db", log_dir,
+                           e5_lib=fast_e5_engine(settings))
             )
             log.info("Rasa is loading its model (logs in %s)…", log_dir)
         if with_rasa:

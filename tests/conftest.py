@@ -164,12 +164,13 @@ class Stack:
             wait_ready(f"{self.settings.rasa.action_url}/health", [self.actions], timeout_s=120)
 
     def start_rasa(self) -> None:
-        from adapters.stack import start_rasa, wait_ready
+        from adapters.stack import fast_e5_engine, start_rasa, wait_ready
 
         assert self.model is not None
         self.rasa = start_rasa(
             self.settings.rasa, self.model, self.log_dir / "tracker.db", self.log_dir,
             port=self.rasa_port, action_port=self.action_port,
+            e5_lib=fast_e5_engine(self.settings),  # as `madoguchi serve` does
         )
         wait_ready(f"{self.settings.rasa.url}/", [self.rasa], timeout_s=240)
 
