@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import copy
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from pydantic import SecretStr
@@ -35,8 +36,11 @@ def test_small_load_run_answers_every_message(stack, tmp_path, capsys) -> None: 
                        "--timeout", "60"])
     fake = FakeLineApi(token=TOKEN, keep_bodies=True)
 
-    figures = asyncio.run(measure_app(args, app, stack.settings.rasa.url, SECRET, TOKEN,
-                                      line_port, fake))
+    # A thread of its own: an earlier test in the session may leave an event loop set as
+    # running in the main thread, where asyncio.run() refuses to start.
+    with ThreadPoolExecutor(1) as pool:
+        figures = pool.submit(asyncio.run, measure_app(args, app, stack.settings.rasa.url,
+                                                       SECRET, TOKEN, line_port, fake)).result()
 
     report = capsys.readouterr().out
     assert figures["volume_sent"] == 200, report
