@@ -26,7 +26,6 @@ Buckets live in memory, per process: a replica behind a load balancer limits on 
 from __future__ import annotations
 
 import ipaddress
-import json
 import math
 import threading
 import time
@@ -35,6 +34,7 @@ from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from adapters.limits import send_json_error
 from adapters.settings import GatewaySettings
 
 # What a peer without an IP address (Unix socket) counts as.
@@ -211,18 +211,7 @@ def retry_after(wait_s: float) -> int:
 
 async def _too_many(send: Send, wait_s: float) -> None:
     seconds = retry_after(wait_s)
-    body = json.dumps(
-        {"detail": f"too many requests from this address; retry in {seconds} s"}
-    ).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 429,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"retry-after", str(seconds).encode()),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
+    await send_json_error(
+        send, 429, f"too many requests from this address; retry in {seconds} s",
+        [(b"retry-after", str(seconds).encode())],
     )
-    await send({"type": "http.response.body", "body": body})
