@@ -19,7 +19,7 @@ from retrieval.fuse import confidence, features, fuse
 from retrieval.index import FORMAT_VERSION, DenseIndex, Manifest, VectorCache
 from retrieval.errors import KnowledgeBaseError
 from retrieval.kb import Entry, KnowledgeBase, load_kb, load_snapshot, save_snapshot
-from retrieval.langid import detect_language
+from retrieval.langid import detect_language, normalize_language_code
 from retrieval.lexical import LexicalIndex
 from retrieval.messages import fallback_note, unknown_text
 from retrieval.types import Answer, Contact, FaqHit, Suggestion
@@ -206,7 +206,7 @@ class Retriever:
         # The language asked for (UI, channel) picks the answer's language; the lexical
         # matching follows the language the query is actually written in.
         query_lang = detect_language(text).lang
-        lang = detect_language(text, lang).lang
+        lang = (normalize_language_code(lang) if lang else None) or query_lang
         dense, lexical = self.scores(query, query_lang)
         return self.rank(dense, lexical, lang, top_k or self.settings.top_k, query_lang)
 
@@ -215,7 +215,7 @@ class Retriever:
         state = self._require()
         text = _clean_query(query, self.settings.max_query_chars)
         query_lang = detect_language(text).lang
-        lang = detect_language(text, lang).lang
+        lang = (normalize_language_code(lang) if lang else None) or query_lang
         dense, lexical = self.scores(query, query_lang)
         hits = self.rank(dense, lexical, lang, max(self.settings.top_k, 5), query_lang)
         if not hits:
