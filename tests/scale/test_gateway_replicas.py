@@ -104,7 +104,9 @@ def test_two_replicas_share_the_port_and_survive_losing_one(replicas: Replicas) 
     deadline = time.monotonic() + START_S
     while len(answered) < 30 or set(answered) <= {second}:
         assert time.monotonic() < deadline, f"no new replica within {START_S} s: {set(answered)}"
-        h = replicas.health()
+        # One retry, as a client or proxy does: a connection the kernel had already queued on
+        # the dead replica's socket is reset (docs/scaling.md, limits); seen once in 3 CI runs.
+        h = replicas.health() or replicas.health()
         assert h is not None, f"request {len(answered) + 1} after the kill was not answered"
         answered.append(h["pid"])
     restarted = answered[-1]
