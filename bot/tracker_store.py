@@ -35,7 +35,11 @@ from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
+import rasa_speedups
+
 log = logging.getLogger(__name__)
+# Only the Rasa server loads this module (endpoints.yml): the place to fix its hot paths.
+rasa_speedups.install()
 PRIVACY_FILE = Path(__file__).resolve().parent.parent / "adapters" / "privacy.py"
 
 
