@@ -20,11 +20,16 @@ Replaced:
   the Rasa server's CPU under load. Here the schema is checked once and its validator built
   once per action class; the response is validated exactly as ``validate`` does (same
   validator class, ``best_match`` of the errors, the same message appended).
+- ``model_data_utils._create_fake_features`` (DIET, on every message): Rasa deep-copies an
+  example ``Features`` object, sparse matrix included, only to replace the matrix by an empty
+  one; copying the scipy matrix was 8.7 % of the Rasa server's CPU after the fix above. Here
+  everything but the matrix is deep-copied as before and the matrix is never copied.
 """
 
+import copy
 import logging
 import os
-from typing import Any, Dict, Text
+from typing import Any, Dict, List, Text
 
 log = logging.getLogger(__name__)
 _installed = False
@@ -62,6 +67,32 @@ def _validate_action_result(self: Any, result: Dict[Text, Any]) -> bool:
     raise error
 
 
+def _create_fake_features(all_features: List[List[List[Any]]]) -> List[Any]:
+    """``rasa.utils.tensorflow.model_data_utils._create_fake_features`` without copying the
+    example's feature matrix (see above): same ``Features`` objects, same empty matrices."""
+    import numpy as np
+    import scipy.sparse
+
+    example_features = next(
+        iter([list_of_features for list_of_list_of_features in all_features
+              for list_of_features in list_of_list_of_features if list_of_features is not None])
+    )
+    fake_features = []
+    for _features in example_features:
+        # The memo makes deepcopy reuse the matrix instead of copying it; it is replaced below.
+        new_features = copy.deepcopy(_features, {id(_features.features): _features.features})
+        if _features.is_dense():
+            new_features.features = np.zeros(
+                (0, _features.features.shape[-1]), _features.features.dtype
+            )
+        if _features.is_sparse():
+            new_features.features = scipy.sparse.coo_matrix(
+                (0, _features.features.shape[-1]), _features.features.dtype
+            )
+        fake_features.append(new_features)
+    return fake_features
+
+
 def install() -> None:
     """Replace the slow Rasa methods listed in the module docstring (once per process)."""
     global _installed
@@ -69,7 +100,10 @@ def install() -> None:
         return
     from rasa.core.actions.action import RemoteAction
 
+    from rasa.utils.tensorflow import model_data_utils
+
     RemoteAction._validate_action_result = _validate_action_result  # type: ignore[method-assign]
+    model_data_utils._create_fake_features = _create_fake_features
     _installed = True
     log.info("madoguchi rasa speedups installed in pid %d: action response validator "
-             "built once", os.getpid())
+             "built once, DIET's empty features without copying", os.getpid())
