@@ -170,6 +170,57 @@ def test_the_trained_model_parses_exactly_as_before(settings) -> None:  # type: 
     print("CPU ms per parse: Rasa's {:.1f}, with the speedups {:.1f}".format(*got["cpu_ms"]))
 
 
+# The same conversations through Rasa's SQLTrackerStore and ours (SQLite): the same events
+# come back, and ours opened its connections once instead of once per session.
+_TRACKERS = """
+import asyncio, json, sys
+from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUttered
+from sqlalchemy import event
+from tracker_store import MaskingSQLTrackerStore
+
+domain = Domain.load("domain.yml")
+stores = {"rasa": SQLTrackerStore(domain, dialect="sqlite", db=sys.argv[1] + "/rasa.db"),
+          "ours": MaskingSQLTrackerStore(domain, dialect="sqlite", db=sys.argv[1] + "/ours.db")}
+connects = []
+event.listen(stores["ours"].engine, "connect", lambda *_: connects.append(1))
+
+async def converse(store):
+    t = 1.7e9
+    for turn in range(8):
+        for sender in ("a", "b", "c"):
+            t += 1
+            tracker = await store.get_or_create_tracker(sender)
+            for e in (UserUttered(f"turn {turn}", {"name": "ask_garbage_day", "confidence": 0.9},
+                                  timestamp=t),
+                      SlotSet("district", "kita", timestamp=t),
+                      ActionExecuted("action_answer_faq", timestamp=t),
+                      BotUttered(f"answer {turn}", timestamp=t),
+                      ActionExecuted("action_listen", timestamp=t)):
+                tracker.update(e)
+            await store.save(tracker)
+    out = {}
+    for sender in ("a", "b", "c"):
+        tracker = await store.retrieve(sender)
+        out[sender] = [{k: v for k, v in e.as_dict().items() if k != "timestamp"}
+                       for e in tracker.events]
+    return out
+
+got = {name: asyncio.run(converse(store)) for name, store in stores.items()}
+print(json.dumps({"same": got["rasa"] == got["ours"], "events": len(got["ours"]["a"]),
+                  "connects": len(connects)}))
+"""
+
+
+def test_sqlite_tracker_store_keeps_its_connections_and_stores_what_rasa_stores(settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    got = run_in_rasa_env(settings, _TRACKERS, str(tmp_path))
+    assert got["same"] and got["events"] >= 8 * 5
+    # 24 turns, each a retrieve and a save (one session each): one connection per session
+    # would be 48 and more.
+    assert 1 <= got["connects"] <= 4, got
+
+
 @pytest.mark.slow
 def test_the_running_rasa_server_has_them_installed(stack) -> None:  # type: ignore[no-untyped-def]
     # A turn that runs a custom action (the FAQ answer) through the server.
