@@ -58,14 +58,23 @@ def _fail(exc: SpeechError) -> typer.Exit:
     return typer.Exit(EXIT_USER_ERROR)
 
 
-def _speech_settings(model: Path | None, language: str | None) -> SpeechSettings:
+def _speech_settings(
+    model: Path | None,
+    language: str | None,
+    workers: int | None = None,
+    threads: int | None = None,
+) -> SpeechSettings:
     base = Settings().speech
     update: dict[str, object] = {}
     if model is not None:
         update["model_path"] = model
     if language is not None:
         update["language"] = None if language == "auto" else language
-    return base.model_copy(update=update)
+    if workers is not None:
+        update["workers"] = workers
+    if threads is not None:
+        update["cpu_threads"] = threads
+    return SpeechSettings.model_validate(base.model_dump() | update)
 
 
 class _AudioSecondsColumn(ProgressColumn):
@@ -121,6 +130,14 @@ def transcribe(
         Path | None,
         typer.Option("--job-dir", help="Checkpoint folder; a rerun resumes from it."),
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", min=1, help="Whisper workers decoding in parallel (default 2)."),
+    ] = None,
+    threads: Annotated[
+        int | None,
+        typer.Option("--threads", min=0, help="CPU threads per Whisper worker (default 1)."),
+    ] = None,
     title: Annotated[str | None, typer.Option("--title", help="会議名.")] = None,
     date: Annotated[str | None, typer.Option("--date", help="日時.")] = None,
     place: Annotated[str | None, typer.Option("--place", help="場所.")] = None,
@@ -130,7 +147,7 @@ def transcribe(
 ) -> None:
     """Transcribe AUDIO into 会議録 with named speakers; exports go into --out."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the model is local; never ask the hub
-    settings = _speech_settings(model, language)
+    settings = _speech_settings(model, language, workers, threads)
     console = Console(stderr=True)
     options = JobOptions(roster, agenda, speakers, job_dir, timestamps)
     meeting = MeetingInfo(title=title or audio.stem, date=date, place=place)

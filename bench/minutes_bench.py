@@ -181,7 +181,8 @@ def _worker_pipeline(wav: Path, roster: Path) -> dict:
     agenda = wav.with_suffix(".agenda.txt")
 
     with tempfile.TemporaryDirectory() as tmp:
-        settings = SpeechSettings(data_dir=Path(tmp) / "data")
+        overrides = json.loads(os.environ.get("MINUTES_BENCH_SETTINGS", "{}"))
+        settings = SpeechSettings(data_dir=Path(tmp) / "data", **overrides)
         t0, c0 = time.perf_counter(), time.process_time()
         result = run_minutes_job(
             wav,
@@ -349,6 +350,10 @@ def main() -> None:
     parser.add_argument("--long", action="store_true",
                         help="also the one-hour meeting (pipeline and bare-same)")
     parser.add_argument("--hours", type=float, default=0, help="also an N-hour pipeline-only run")
+    parser.add_argument("--seed", type=int, default=7, help="script seed (7: the benchmark "
+                        "meeting; another seed: a dev meeting from the same sentence cache)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="pipeline SpeechSettings override, e.g. --set workers=1 (JSON value)")
     parser.add_argument("--head", type=float, default=0, metavar="SECONDS",
                         help="only the first SECONDS of the meeting (quick runs, e.g. 300)")
     args = parser.parse_args()
@@ -362,7 +367,11 @@ def main() -> None:
         return
     from bench.minutes_meeting import build, repeat
 
-    wav, truth = build(args.minutes)
+    overrides = {k: json.loads(v) for k, v in (x.split("=", 1) for x in args.set)}
+    os.environ["MINUTES_BENCH_SETTINGS"] = json.dumps(overrides)
+    if overrides:
+        print(f"pipeline settings: {overrides}", flush=True)
+    wav, truth = build(args.minutes, args.seed)
     if args.head:
         wav, truth = head(wav, truth, args.head)
     if args.kinds:

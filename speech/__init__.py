@@ -13,6 +13,7 @@ from speech.config import SpeechSettings
 from speech.decode import AudioInfo, probe_audio
 from speech.errors import (
     AudioFileNotFound,
+    AudioTooLongError,
     EmptyAudioError,
     JobError,
     ModelNotFoundError,
@@ -51,6 +52,7 @@ __all__ = [
     "DEFAULT_FORMATS",
     "FORMATS",
     "AudioFileNotFound",
+    "AudioTooLongError",
     "AudioInfo",
     "CleanupRules",
     "EmptyAudioError",

@@ -58,6 +58,7 @@ def fingerprint(settings: SpeechSettings, hotwords: tuple[str, ...]) -> dict[str
         "beam_size": settings.beam_size,
         "language": settings.language,
         "chunk_seconds": settings.chunk_seconds,
+        "piece_seconds": settings.piece_seconds,
         "diarize": settings.diarize,
         "speaker_model": str(settings.speaker_model_path or ""),
         "hotwords": list(hotwords),

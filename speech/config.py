@@ -19,7 +19,24 @@ class SpeechSettings(BaseModel):
         description="A CTranslate2 Whisper directory (model.bin, config.json, tokenizer.json).",
     )
     compute_type: str = "int8"
-    cpu_threads: int = 2
+    cpu_threads: int = Field(
+        default=1,
+        ge=0,
+        description="CTranslate2 threads per Whisper worker (0: CTranslate2's default).",
+    )
+    workers: int = Field(
+        default=2,
+        ge=1,
+        description="Whisper replicas decoding pieces of speech concurrently; with cpu_threads "
+        "per worker, the cores used. Two single-threaded workers kept both cores of a 2-core "
+        "server busy, one two-threaded worker only ~1.3 of them.",
+    )
+    piece_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="Speech per piece decoded by one worker; cuts fall at pauses. Part of "
+        "the result (checkpoints depend on it), unlike workers and cpu_threads.",
+    )
     beam_size: int = 5
     language: str | None = "ja"
     vad: bool = True
@@ -31,6 +48,12 @@ class SpeechSettings(BaseModel):
         default=300.0,
         gt=30,
         description="Audio decoded and checkpointed per step; bounds memory and lost work.",
+    )
+    max_audio_seconds: float | None = Field(
+        default=12 * 3600,
+        gt=0,
+        description="Longest recording accepted (header and decoded samples); None: no limit. "
+        "The clerk app's uploads stop at clerk.max_recording_s (also 12 h by default).",
     )
     diarize: bool = True
     speaker_model_path: Path | None = Field(

@@ -31,6 +31,7 @@ import shutil
 import string
 import tempfile
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -40,7 +41,7 @@ import numpy as np
 from speech.checkpoint import ChunkResult, JobDir, audio_identity, default_job_dir, fingerprint
 from speech.clean import clean_segments, load_rules
 from speech.config import SpeechSettings
-from speech.decode import AudioChunk, load_audio, probe_audio, stream_chunks
+from speech.decode import AudioChunk, check_duration, load_audio, probe_audio, stream_chunks
 from speech.diarize import (
     CentroidTracker,
     attribute,
@@ -49,7 +50,14 @@ from speech.diarize import (
     span_groups,
 )
 from speech.embed import VoiceEncoder
-from speech.errors import EmptyAudioError, NoSpeechError, NotAudioError, OutputDirError, SpeechError
+from speech.errors import (
+    AudioTooLongError,
+    EmptyAudioError,
+    NoSpeechError,
+    NotAudioError,
+    OutputDirError,
+    SpeechError,
+)
 from speech.export import DEFAULT_FORMATS, check_formats, write_exports
 from speech.models import ensure_model
 from speech.roster import (
@@ -61,9 +69,9 @@ from speech.roster import (
     load_roster,
     match_names,
 )
-from speech.transcribe import ProgressCallback, Transcriber
+from speech.transcribe import PendingTranscript, ProgressCallback, Transcriber
 from speech.types import MeetingInfo, Minutes, Segment, Speaker
-from speech.vad import detect_speech, shift, windows
+from speech.vad import Span, detect_speech, shift, windows
 
 
 @dataclass(frozen=True)
@@ -165,24 +173,43 @@ def speaker_ids(n: int) -> list[str]:
     return out
 
 
+@dataclass
+class _InFlight:
+    """A chunk whose speech Whisper is decoding in the background."""
+
+    chunk: AudioChunk
+    speech: tuple[Span, ...]
+    heard: PendingTranscript
+
+
 class _ChunkProcessor:
-    """Per-chunk work with lazily loaded models: VAD → Whisper → embeddings."""
+    """Per-chunk work with lazily loaded models: VAD → Whisper (background) → embeddings.
+
+    ``start`` finds a chunk's speech and hands it to Whisper's worker threads; ``finish``
+    computes the speaker embeddings meanwhile, then waits for the text. The job starts chunk
+    N + 1 before finishing chunk N, so the workers never wait for VAD, embeddings or decoding.
+    """
 
     def __init__(self, settings: SpeechSettings, words: tuple[str, ...]) -> None:
         self.settings = settings
         self.hotwords = words
         self.transcriber = Transcriber(settings)
         self.encoder = VoiceEncoder(settings.speaker_model_path)
+        self._started: list[_InFlight] = []
 
-    def process(
-        self, chunk: AudioChunk, language: str | None, report: Callable[[float], None]
-    ) -> ChunkResult:
+    def start(self, chunk: AudioChunk, language: str | None) -> _InFlight:
         speech = detect_speech(chunk.samples)
-        heard = self.transcriber.transcribe_chunk(
-            chunk, speech, self.hotwords, language, on_segment=report
-        )
-        wins = windows(speech) if self.settings.diarize else ()
+        heard = self.transcriber.submit_chunk(chunk, speech, self.hotwords, language)
+        job = _InFlight(chunk, speech, heard)
+        self._started.append(job)
+        return job
+
+    def finish(self, job: _InFlight, report: Callable[[float], None]) -> ChunkResult:
+        chunk = job.chunk
+        wins = windows(job.speech) if self.settings.diarize else ()
         emb = self.encoder.embed_windows([_cut(chunk, w) for w in wins])
+        heard = job.heard.result(on_segment=report)
+        self._started.remove(job)
         return ChunkResult(
             chunk.index,
             chunk.start,
@@ -191,8 +218,15 @@ class _ChunkProcessor:
             shift(wins, chunk.start),
             emb,
             heard.language,
-            sum(s.duration for s in speech),
+            sum(s.duration for s in job.speech),
         )
+
+    def close(self) -> None:
+        """Drop work not yet started and stop the worker threads."""
+        for job in self._started:
+            job.heard.cancel()
+        self._started.clear()
+        self.transcriber.close()
 
 
 def _cut(chunk: AudioChunk, span) -> np.ndarray:
@@ -329,7 +363,8 @@ def run_minutes_job(
     started = time.perf_counter()
     opts = options or JobOptions()
     names = check_formats(formats)
-    info = probe_audio(audio)
+    info = probe_audio(audio, settings.max_audio_seconds)
+    check_duration(audio, info.duration, settings.max_audio_seconds)
     roster, agenda = _check_options(opts)
     rules = load_rules(settings.rules_path)
     report = _progress_against(info.duration, on_progress)
@@ -342,21 +377,11 @@ def run_minutes_job(
         words = hotwords(roster, agenda)
         state = job.open(audio_identity(audio), fingerprint(settings, words))
         processor = _ChunkProcessor(settings, words)
-        chunks: list[ChunkResult] = []
-        resumed = 0
         t0 = time.perf_counter()
-        for chunk in stream_chunks(audio, settings.chunk_seconds):
-            done = job.load_chunk(chunk.index)
-            if done is None:
-                done = processor.process(chunk, state.get("language"), lambda t: report(t, 0.0))
-                job.save_chunk(done)
-                if state.get("language") is None and done.segments:
-                    state["language"] = done.language
-                    job.save_state(state)
-            else:
-                resumed += 1
-            chunks.append(done)
-            report(chunk.end, 0.0)
+        try:
+            chunks, resumed = _run_chunks(audio, settings, job, state, processor, report)
+        finally:
+            processor.close()
         if not any(c.segments for c in chunks):
             job.remove()
             raise NoSpeechError(
@@ -379,7 +404,7 @@ def run_minutes_job(
             write_exports(minutes, staging, audio.stem, names, timestamps=opts.timestamps), out_dir
         )
         report(info.duration, info.duration)
-    except (NotAudioError, EmptyAudioError):
+    except (NotAudioError, EmptyAudioError, AudioTooLongError):
         job.remove()  # the recording itself is bad: nothing worth resuming
         _abort(staging, out_dir, created)
         raise
@@ -398,6 +423,57 @@ def run_minutes_job(
         job.path,
         resumed,
     )
+
+
+def _run_chunks(
+    audio: Path,
+    settings: SpeechSettings,
+    job: JobDir,
+    state: dict,
+    processor: _ChunkProcessor,
+    report: ProgressCallback,
+) -> tuple[list[ChunkResult], int]:
+    """Every chunk's result in order, from its checkpoint or computed (and checkpointed).
+
+    One chunk is started ahead of the one being finished once the language is known (fixed,
+    or detected on an earlier chunk): a chunk in auto mode waits for the language, so every
+    chunk after the first is decoded in the first one's language, as in a run without overlap.
+    """
+    chunks: list[ChunkResult] = []
+    queue: deque[tuple[AudioChunk, ChunkResult | _InFlight]] = deque()
+    resumed = 0
+
+    def settle() -> None:
+        nonlocal resumed
+        chunk, item = queue.popleft()
+        if isinstance(item, ChunkResult):
+            done, resumed = item, resumed + 1
+        else:
+            done = processor.finish(item, lambda t: report(t, 0.0))
+            job.save_chunk(done)
+            if state.get("language") is None and done.segments:
+                state["language"] = done.language
+                job.save_state(state)
+        chunks.append(done)
+        report(chunk.end, 0.0)
+
+    for chunk in stream_chunks(
+        audio, settings.chunk_seconds, max_seconds=settings.max_audio_seconds
+    ):
+        ahead = 1 if (state.get("language") or settings.language) else 0
+        while len(queue) > ahead:
+            settle()
+        loaded = job.load_chunk(chunk.index)
+        if loaded is None:
+            if state.get("language") is None and settings.language is None:
+                while queue:  # the language comes from the chunks before this one
+                    settle()
+            queue.append((chunk, processor.start(chunk, state.get("language"))))
+        else:
+            queue.append((chunk, loaded))
+    while queue:
+        settle()
+    return chunks, resumed
 
 
 def _abort(staging: Path, out_dir: Path, created: bool) -> None:

@@ -19,12 +19,25 @@ and maps every time back to the recording, the way faster-whisper's own ``vad_fi
 Silero runs once per chunk instead of twice. ``hotwords`` (names from the roster, bill titles
 from the agenda) bias decoding towards the council's vocabulary; a glossary as
 ``initial_prompt`` made Japanese CER worse on these machines, hotwords helped.
+
+Both cores: CTranslate2 with two threads on the small base model kept only ~1.3 cores busy
+(one ``generate`` at a time, short matrices). So the model is loaded with
+``settings.workers`` replicas of ``settings.cpu_threads`` threads each, and a chunk's speech is
+cut at VAD pauses into pieces of about ``settings.piece_seconds`` (``split_pieces``, pure: the
+cut depends only on the spans, never on the worker count or on timing), which are decoded
+concurrently from a thread pool (CTranslate2 releases the GIL; faster-whisper documents
+concurrent ``transcribe`` calls as the use of ``num_workers``). Windows carry no text from one to
+the next anyway, so a piece boundary at a pause costs nothing in accuracy; results are put back
+in order. ``submit_chunk`` returns at once, so the job can find the next chunk's speech and
+compute this chunk's speaker embeddings while Whisper runs.
 """
 
 from __future__ import annotations
 
 import bisect
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -67,6 +80,69 @@ class ChunkTranscript:
     language_probability: float
 
 
+def split_pieces(spans: Sequence[Span], piece_seconds: float) -> tuple[tuple[Span, ...], ...]:
+    """Group speech spans into consecutive pieces of about ``piece_seconds`` of speech each.
+
+    Cuts fall only between spans (at VAD pauses), at the span boundaries nearest to equal
+    shares of the total speech. Pure and deterministic.
+
+    Args:
+        spans: Disjoint speech spans in time order.
+        piece_seconds: Target speech per piece (> 0).
+
+    Returns:
+        Non-empty pieces covering ``spans`` in order (none for no spans).
+    """
+    if piece_seconds <= 0:
+        raise ValueError(f"piece_seconds must be > 0, got {piece_seconds}")
+    if not spans:
+        return ()
+    ends = np.cumsum([s.duration for s in spans])  # speech before boundary i + 1
+    n = max(1, min(len(spans), int(round(ends[-1] / piece_seconds))))
+    cuts = [0]
+    for k in range(1, n):
+        target = ends[-1] * k / n
+        i = int(np.argmin(np.abs(ends[:-1] - target))) + 1  # cut before spans[i]
+        if cuts[-1] < i < len(spans):
+            cuts.append(i)
+    cuts.append(len(spans))
+    return tuple(tuple(spans[a:b]) for a, b in zip(cuts, cuts[1:], strict=False))
+
+
+class PendingTranscript:
+    """A chunk being transcribed in the background, piece by piece."""
+
+    def __init__(
+        self,
+        futures: Sequence[Future[tuple[list[Segment], Any]]],
+        language: str,
+        probability: float | None,
+    ) -> None:
+        """Wrap the pieces' futures, in time order."""
+        self._futures = tuple(futures)
+        self._language = language
+        self._probability = probability
+
+    def result(self, on_segment: Callable[[float], None] | None = None) -> ChunkTranscript:
+        """Wait for every piece; ``on_segment`` is called (in this thread) as pieces finish."""
+        segments: list[Segment] = []
+        language, probability = self._language, self._probability
+        for future in self._futures:
+            piece, info = future.result()
+            if probability is None:  # language detected by Whisper on the first piece
+                language, probability = info.language, info.language_probability
+            segments += piece
+            if on_segment is not None:
+                for seg in piece:
+                    on_segment(seg.end)
+        return ChunkTranscript(tuple(segments), language or "", probability or 0.0)
+
+    def cancel(self) -> None:
+        """Drop the pieces that have not started (a running piece finishes in the background)."""
+        for future in self._futures:
+            future.cancel()
+
+
 class Transcriber:
     """Transcribes recordings or chunks of them with the configured Whisper model."""
 
@@ -74,6 +150,8 @@ class Transcriber:
         """Keep the settings; nothing is loaded until ``warm_up()``."""
         self.settings = settings
         self._model: WhisperModel | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
 
     def warm_up(self) -> None:
         """Load the Whisper model (idempotent).
@@ -91,8 +169,24 @@ class Transcriber:
             device="cpu",
             compute_type=self.settings.compute_type,
             cpu_threads=self.settings.cpu_threads,
+            num_workers=self.settings.workers,
             local_files_only=True,
         )
+
+    def close(self) -> None:
+        """Stop the decoding threads (pieces not yet started are dropped); idempotent."""
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    def _executor(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(
+                    max_workers=self.settings.workers, thread_name_prefix="whisper"
+                )
+            return self._pool
 
     def _loaded(self) -> WhisperModel:
         self.warm_up()
@@ -108,7 +202,7 @@ class Transcriber:
         language: str | None = None,
         on_segment: Callable[[float], None] | None = None,
     ) -> ChunkTranscript:
-        """Transcribe the speech spans of one chunk.
+        """Transcribe the speech spans of one chunk and wait for the result.
 
         Args:
             chunk: The decoded chunk.
@@ -120,16 +214,53 @@ class Transcriber:
         Returns:
             Segments with word timestamps, in recording time.
         """
+        return self.submit_chunk(chunk, speech, hotwords, language).result(on_segment)
+
+    def submit_chunk(
+        self,
+        chunk: AudioChunk,
+        speech: Sequence[Span],
+        hotwords: Sequence[str] = (),
+        language: str | None = None,
+    ) -> PendingTranscript:
+        """Start transcribing the speech spans of one chunk; returns at once.
+
+        The speech is split into pieces at pauses (``split_pieces``) that the worker threads
+        decode concurrently; ``PendingTranscript.result()`` puts them back in order. Arguments
+        as for ``transcribe_chunk``.
+        """
         lang = language or self.settings.language
         if not speech:
-            return ChunkTranscript((), lang or "", 0.0)
-        compact, mapper = compact_speech(chunk.samples, speech)
-        raw, info = self._loaded().transcribe(
+            return PendingTranscript((), lang or "", 0.0)
+        model = self._loaded()
+        probability = None if lang is None else 1.0
+        pieces = split_pieces(speech, self.settings.piece_seconds)
+        if lang is None and len(pieces) > 1:
+            # As Whisper itself would: from the first 30 s of the chunk's speech, so every
+            # piece is decoded in the same language.
+            compact, _ = compact_speech(chunk.samples, speech[: _spans_within(speech, 30.0)])
+            lang, probability, _ = model.detect_language(compact)
+        words = " ".join(hotwords) or None
+        pool = self._executor()
+        futures = [pool.submit(self._piece, model, chunk, p, words, lang) for p in pieces]
+        return PendingTranscript(futures, lang or "", probability)
+
+    def _piece(
+        self,
+        model: WhisperModel,
+        chunk: AudioChunk,
+        spans: Sequence[Span],
+        hotwords: str | None,
+        language: str | None,
+    ) -> tuple[list[Segment], Any]:
+        """Decode one piece (runs in a worker thread); segments in recording time."""
+        compact, mapper = compact_speech(chunk.samples, spans)
+        raw, info = model.transcribe(
             compact,
-            language=lang,
+            language=language,
             beam_size=self.settings.beam_size,
             vad_filter=False,
-            hotwords=" ".join(hotwords) or None,
+            hotwords=hotwords,
             **_DECODE_OPTIONS,
         )
         segments = []
@@ -137,9 +268,7 @@ class Transcriber:
             converted = _to_chunk_segment(seg, mapper, chunk.start)
             if converted is not None:
                 segments.append(converted)
-                if on_segment is not None:
-                    on_segment(converted.end)
-        return ChunkTranscript(tuple(segments), info.language, info.language_probability)
+        return segments, info
 
     def transcribe(self, path: Path, on_progress: ProgressCallback | None = None) -> Transcript:
         """Transcribe one short recording in one go (tests, previews; jobs go by chunk).
@@ -185,6 +314,16 @@ class TimeMap:
         i = max(0, bisect.bisect_right(self._compact_starts, key) - 1)
         span = self._spans[i]
         return min(span.end, span.start + max(0.0, t - self._compact_starts[i]))
+
+
+def _spans_within(spans: Sequence[Span], seconds: float) -> int:
+    """How many leading spans it takes to hold ``seconds`` of speech (at least one)."""
+    total = 0.0
+    for i, span in enumerate(spans):
+        total += span.duration
+        if total >= seconds:
+            return i + 1
+    return len(spans)
 
 
 def compact_speech(samples: np.ndarray, spans: Sequence[Span]) -> tuple[np.ndarray, TimeMap]:
