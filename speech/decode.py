@@ -19,7 +19,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from speech.errors import AudioFileNotFound, EmptyAudioError, NotAudioError
+from speech.errors import AudioFileNotFound, AudioTooLongError, EmptyAudioError, NotAudioError
 
 SAMPLE_RATE = 16_000
 
@@ -46,22 +46,34 @@ def _check_file(path: Path) -> None:
         raise EmptyAudioError(f"{path} is empty (0 bytes)")
 
 
-def _duration(container: av.container.InputContainer, stream: av.audio.AudioStream) -> float:
+def _duration(
+    container: av.container.InputContainer,
+    stream: av.audio.AudioStream,
+    max_seconds: float | None = None,
+) -> float:
     if stream.duration is not None and stream.time_base is not None:
         return float(stream.duration * stream.time_base)
     if container.duration is not None:
         return container.duration / av.time_base
     # Headerless streams (raw ADTS, some OGG): count the samples; slower, but still cheaper
-    # than finding out after the model has loaded.
-    samples = sum(frame.samples for frame in container.decode(stream))
-    return samples / stream.sample_rate if stream.sample_rate else 0.0
+    # than finding out after the model has loaded. Counting stops once past ``max_seconds``.
+    if not stream.sample_rate:
+        return 0.0
+    samples = 0
+    for frame in container.decode(stream):
+        samples += frame.samples
+        if max_seconds is not None and samples / stream.sample_rate > max_seconds:
+            break
+    return samples / stream.sample_rate
 
 
-def probe_audio(path: Path) -> AudioInfo:
+def probe_audio(path: Path, max_seconds: float | None = None) -> AudioInfo:
     """Check that ``path`` is a readable recording with audio, and read its duration.
 
     Args:
         path: The recording.
+        max_seconds: Where to stop counting samples of a stream without a duration in its
+            header (the duration returned is then just past it); ``None``: count them all.
 
     Returns:
         Its ``AudioInfo``.
@@ -77,7 +89,7 @@ def probe_audio(path: Path) -> AudioInfo:
             if not container.streams.audio:
                 raise NotAudioError(f"{path.name} has no audio stream")
             stream = container.streams.audio[0]
-            duration = _duration(container, stream)
+            duration = _duration(container, stream, max_seconds)
             info = AudioInfo(
                 path, duration, stream.sample_rate or 0, stream.channels or 0, stream.codec.name
             )
@@ -170,17 +182,36 @@ def _pcm_frames(path: Path) -> Iterator[np.ndarray]:
             yield out.to_ndarray().reshape(-1).astype(np.float32) / 32768.0
 
 
+def check_duration(path: Path, seconds: float, max_seconds: float | None) -> None:
+    """Refuse a recording longer than ``max_seconds`` (``None``: no limit).
+
+    Raises:
+        AudioTooLongError: It is.
+    """
+    if max_seconds is not None and seconds > max_seconds:
+        raise AudioTooLongError(
+            f"{path.name} is longer than the longest recording accepted: over {seconds:.1f} s "
+            f"of audio, limit {max_seconds:.1f} s (speech setting max_audio_seconds)"
+        )
+
+
 def stream_chunks(
-    path: Path, chunk_seconds: float, search_seconds: float = 20.0
+    path: Path,
+    chunk_seconds: float,
+    search_seconds: float = 20.0,
+    max_seconds: float | None = None,
 ) -> Iterator[AudioChunk]:
     """Decode ``path`` chunk by chunk; each chunk is about ``chunk_seconds`` long.
 
     A chunk ends at the quietest point of its last ``search_seconds``; the rest carries over.
+    ``max_seconds`` is checked against the samples actually decoded, not the header: a file
+    whose header claims ten seconds but holds days of audio stops at the limit.
 
     Args:
         path: A recording that passed ``probe_audio``.
         chunk_seconds: Target chunk length (> search_seconds).
         search_seconds: How far before the target the cut may move.
+        max_seconds: Longest recording accepted, or ``None``.
 
     Yields:
         ``AudioChunk`` values in order, covering the recording without gaps or overlap.
@@ -188,6 +219,7 @@ def stream_chunks(
     Raises:
         NotAudioError: The stream is corrupt or has no audio.
         EmptyAudioError: Decoding produced no samples at all.
+        AudioTooLongError: More than ``max_seconds`` of audio decoded.
     """
     target = int(chunk_seconds * SAMPLE_RATE)
     search = min(int(search_seconds * SAMPLE_RATE), target // 2)
@@ -199,6 +231,7 @@ def stream_chunks(
         for block in _pcm_frames(path):
             pending.append(block)
             size += len(block)
+            check_duration(path, (offset + size) / SAMPLE_RATE, max_seconds)
             while size >= target:
                 buf = np.concatenate(pending)
                 cut = choose_cut(buf, target - search, target)

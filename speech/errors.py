@@ -25,6 +25,10 @@ class EmptyAudioError(SpeechError):
     """The file is empty (0 bytes) or its audio stream holds no samples."""
 
 
+class AudioTooLongError(SpeechError):
+    """The recording is longer than the longest one accepted (header or decoded samples)."""
+
+
 class ModelNotFoundError(SpeechError):
     """The configured Whisper model directory is missing or incomplete."""
 

@@ -6,7 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from speech import AudioFileNotFound, EmptyAudioError, NotAudioError, probe_audio
+import numpy as np
+
+from speech import (
+    AudioFileNotFound,
+    AudioTooLongError,
+    EmptyAudioError,
+    NotAudioError,
+    probe_audio,
+)
+from speech.decode import stream_chunks
 
 
 def test_probe_reads_duration(silence_wav) -> None:
@@ -92,3 +101,46 @@ def test_truncated_file_is_not_audio(tmp_path: Path, silence_wav) -> None:
     broken.write_bytes(b"ID3\x04\x00\x00\x00\x00\x00\x00" + whole[100:300])
     with pytest.raises((NotAudioError, EmptyAudioError)):
         probe_audio(broken)
+
+
+def _ogg(path: Path, seconds: float, freq: float) -> bytes:
+    """An Opus-in-Ogg tone, written with PyAV; returns the file's bytes."""
+    import av
+
+    with av.open(str(path), "w", format="ogg") as container:
+        stream = container.add_stream("libopus", rate=48_000)
+        stream.layout = "mono"
+        t = np.arange(int(seconds * 48_000)) / 48_000
+        tone = (0.3 * np.sin(2 * np.pi * freq * t)).astype(np.float32)[None, :]
+        frame = av.AudioFrame.from_ndarray(tone, format="flt", layout="mono")
+        frame.sample_rate = 48_000
+        for packet in [*stream.encode(frame), *stream.encode(None)]:
+            container.mux(packet)
+    return path.read_bytes()
+
+
+def test_a_header_that_lies_about_the_duration_is_stopped_at_the_limit(tmp_path: Path) -> None:
+    # A chained Ogg (30 s stream, then a 2 s one): ffmpeg reads the duration from the last
+    # page, so the header says 2 s while 32 s decode.
+    liar = tmp_path / "liar.ogg"
+    liar.write_bytes(_ogg(tmp_path / "a.ogg", 30, 440) + _ogg(tmp_path / "b.ogg", 2, 220))
+    assert probe_audio(liar).duration < 3
+
+    with pytest.raises(AudioTooLongError, match=r"liar\.ogg is longer than the longest"):
+        for _ in stream_chunks(liar, 40.0, max_seconds=10.0):
+            pass
+    decoded = sum(c.duration for c in stream_chunks(liar, 40.0, max_seconds=60.0))
+    assert decoded == pytest.approx(32, abs=0.1)
+
+
+def test_a_recording_over_the_limit_fails_before_the_model_is_needed(
+    silence_wav, tmp_path: Path
+) -> None:
+    from speech import SpeechSettings, run_minutes_job
+
+    settings = SpeechSettings(
+        model_path=tmp_path / "no-model", data_dir=tmp_path / "data", max_audio_seconds=5.0
+    )
+    with pytest.raises(AudioTooLongError, match=r"over 6\.0 s of audio, limit 5\.0 s"):
+        run_minutes_job(silence_wav("long.wav", 6.0), tmp_path / "out", settings)
+    assert not (tmp_path / "out").exists()
