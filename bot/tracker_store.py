@@ -90,7 +90,8 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
             log.info("tracker store: %s on %s", kwargs["dialect"], kwargs["host"])
         super().__init__(domain=domain, **kwargs)
         if self.engine.dialect.name == "sqlite":
-            self._pool_sqlite_connections()
+            if rasa_speedups.enabled():
+                self._pool_sqlite_connections()
             self._sqlite_anchor = _fast_sqlite(self.engine)
 
     def _pool_sqlite_connections(self) -> None:

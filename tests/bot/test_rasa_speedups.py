@@ -221,6 +221,67 @@ def test_sqlite_tracker_store_keeps_its_connections_and_stores_what_rasa_stores(
     assert 1 <= got["connects"] <= 4, got
 
 
+# Rasa's EndpointConfig.request against a loopback aiohttp server, before and after install().
+_ENDPOINT = """
+import asyncio, json
+from aiohttp import web
+from rasa.utils.endpoints import ClientResponseError, EndpointConfig
+import rasa_speedups
+
+seen = {"connections": set(), "cookies": 0}
+
+async def handle(request):
+    seen["connections"].add(id(request.transport))
+    seen["cookies"] += "Cookie" in request.headers
+    body = await request.json()
+    if request.path == "/webhook/bad":
+        return web.json_response({"action_name": body["next_action"], "error": "no"}, status=400)
+    response = web.json_response({"events": [], "echo": body, "token": request.query.get("t")})
+    response.set_cookie("session", "resident-1")
+    return response
+
+async def calls(port):
+    endpoint = EndpointConfig(f"http://127.0.0.1:{port}/webhook", token="s3", token_name="t")
+    out = []
+    for path in (None, None, "bad", None):
+        try:
+            out.append(["ok", await endpoint.request(json={"next_action": "a"}, method="post",
+                                                     subpath=path, timeout=5)])
+        except ClientResponseError as e:
+            out.append(["ClientResponseError", e.status, e.text.decode()])
+    connections, cookies = len(seen["connections"]), seen["cookies"]
+    seen["connections"].clear(); seen["cookies"] = 0
+    return {"results": out, "connections": connections, "cookies": cookies}
+
+async def main():
+    app = web.Application()
+    app.router.add_post("/webhook", handle)
+    app.router.add_post("/webhook/bad", handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    before = await calls(port)
+    rasa_speedups.install()
+    after = await calls(port)
+    await runner.cleanup()
+    return {"before": before, "after": after}
+
+print(json.dumps(asyncio.run(main())))
+"""
+
+
+def test_action_server_calls_reuse_one_connection_and_answer_as_before(settings) -> None:  # type: ignore[no-untyped-def]
+    got = run_in_rasa_env(settings, _ENDPOINT)
+    before, after = got["before"], got["after"]
+    assert after["results"] == before["results"]
+    assert [r[0] for r in after["results"]] == ["ok", "ok", "ClientResponseError", "ok"]
+    assert after["results"][0][1]["token"] == "s3" and after["results"][2][1] == 400
+    assert before["connections"] == 4 and after["connections"] == 1
+    assert before["cookies"] == 0 and after["cookies"] == 0
+
+
 @pytest.mark.slow
 def test_the_running_rasa_server_has_them_installed(stack) -> None:  # type: ignore[no-untyped-def]
     # A turn that runs a custom action (the FAQ answer) through the server.
