@@ -21,11 +21,13 @@ Replaced:
   for Rasa's large ``EVENTS_SCHEMA`` (a ``oneOf`` over every event type) that was ~46 % of
   the Rasa server's CPU under load. Here the schema is checked once and its validator built
   once per action class; the response is validated exactly as ``validate`` does (same
-  validator class, ``best_match`` of the errors, the same message appended).
+  validator class, ``best_match`` of the errors, the same message appended). Measured:
+  29.6 → 1.9 ms CPU for a response with four events.
 - ``model_data_utils._create_fake_features`` (DIET, on every message): Rasa deep-copies an
   example ``Features`` object, sparse matrix included, only to replace the matrix by an empty
   one; copying the scipy matrix was 8.7 % of the Rasa server's CPU after the fix above. Here
   everything but the matrix is deep-copied as before and the matrix is never copied.
+  Measured: 57.6 → 54.7 ms CPU per NLU parse of the trained model (bundled e5 engine).
 - ``EndpointConfig.session`` (every call to the action server, two or three a turn): Rasa
   made a new aiohttp ``ClientSession``, hence a new connector and TCP connection, per
   request and closed it after (5.3 % of the Rasa server's CPU, and a Sanic connection set-up
