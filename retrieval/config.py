@@ -32,20 +32,30 @@ class RetrievalSettings(BaseModel):
     max_query_chars: int = 500
     # How many nearest vectors the dense side looks at (several per entry).
     dense_candidates: int = 100
-    # "weighted" (dense cosine + lexical_weight × normalised BM25) or "rrf"; chosen on the
-    # dev split in bench/retrieval_quality.py.
-    fusion: str = "weighted"
+    # The best lexical matches also scored densely (fields fusion), even when none of their
+    # vectors was among the dense candidates.
+    lexical_candidates: int = 30
+    # "fields" (a weighted sum over each entry's fields, see retrieval/fuse.py), "weighted"
+    # (best cosine + lexical_weight × normalised BM25) or "rrf"; chosen on the dev split in
+    # bench/retrieval_quality.py.
+    fusion: str = "fields"
+    # fields fusion: weights of q_query, q_ja, q_en, q_any, a_query, a_ja, a_en, a_any,
+    # lexical, lexical_ja, tag (retrieval.fuse.FIELD_FEATURES + LEXICAL_FEATURES), fitted on the
+    # dev split (Japanese and cross-lingual) by bench/retrieval_quality.py --fit.
+    field_weights: tuple[float, ...] = (
+        0.052, 0.137, 0.148, 0.128, 0.115, 0.122, 0.089, 0.208, 0.032, 0.011, 0.003
+    )
     lexical_weight: float = 0.05
     # For queries in other languages than Japanese (BM25 over the KB's text in the query's
     # language, see retrieval/lexical.py); chosen on the cross-lingual dev queries.
     lexical_weight_other: float = 0.05
     # Confidence = logistic(c0 + c1·cosine + c2·margin + c3·lexical share); fitted on the
     # dev split by bench/retrieval_quality.py --fit (see retrieval/fuse.py).
-    confidence_coef: tuple[float, float, float, float] = (-48.45, 47.38, 51.49, 7.85)
+    confidence_coef: tuple[float, float, float, float] = (-56.31, 59.31, 27.91, 5.51)
     # At or above min_confidence the top entry is answered. Between suggest_confidence and
     # min_confidence the resident gets "did you mean…?" buttons (and the contact); below, an
     # honest "I don't know" with the contact.
-    min_confidence: float = 0.56
+    min_confidence: float = 0.62
     suggest_confidence: float = 0.3
     # Ask "which one?" when the runner-up's cosine is within this of the top one.
     clarify_margin: float = 0.003

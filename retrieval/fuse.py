@@ -1,8 +1,16 @@
 """Fusing the dense and lexical rankings, and turning scores into a confidence.
 
-Two fusions are offered and compared in bench/retrieval_quality.py on the dev split:
-reciprocal-rank fusion (no weights at all) and a weighted sum of the dense cosine and the
-max-normalised BM25 score. The confidence is a logistic model over three features that
+Three fusions are offered and compared in bench/retrieval_quality.py on the dev split:
+reciprocal-rank fusion (no weights at all), a weighted sum of the dense cosine and the
+max-normalised BM25 score, and the default, a weighted sum over the entry's *fields*: its
+best cosine among the question variants in the query's language, in Japanese, in English
+and in any language, the same four for its answers, and BM25 (``fields``). One cosine taken
+over all of an entry's texts lets a single stray paraphrase in some language win; asking
+the entry to match in several of its fields at once is what lifted cross-lingual Hit@1
+(the query in Korean should meet the Korean questions, the Japanese ones *and* the answer).
+The weights are fitted on dev (a conditional-logit model, ``bench/retrieval_quality.py
+--fit``) and mean the same on any KB: a field an entry lacks falls back to English, then
+Japanese, so a Japanese-only KB simply gives the Japanese fields all the weight. The confidence is a logistic model over three features that
 mean the same thing on any knowledge base — the top entry's cosine, its margin over the
 runner-up, and whether BM25 agrees — fitted on the dev split, never on the test split.
 """
@@ -11,9 +19,38 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 RRF_K = 60
+# The dense features of an entry, in the order of ``RetrievalSettings.field_weights``.
+FIELD_FEATURES = ("q_query", "q_ja", "q_en", "q_any", "a_query", "a_ja", "a_en", "a_any")
+# ... followed by the lexical ones: BM25 in the query's language (Japanese-only text for a
+# Japanese query), and BM25 of the Japanese analyser over the Japanese text for a Han-only
+# query detected as Chinese (児童手当 is also valid Japanese; see LexicalIndex), and an
+# exact match of a query word with one of the entry's tags (1 / entries with that tag).
+LEXICAL_FEATURES = ("lexical", "lexical_ja", "tag")
+
+
+@dataclass(frozen=True)
+class QueryScores:
+    """Everything fusion looks at for one query.
+
+    ``fields``: per candidate entry, the best cosine per field (``q:ja``, ``a:en``, …);
+    ``lexical``: BM25 per entry in the query's language; ``lexical_ja``: BM25 per entry
+    with the Japanese analyser (only for Han-only text not detected as Japanese);
+    ``tags``: per entry whose tag a query word equals, how specific that tag is (0..1).
+    """
+
+    lang: str
+    fields: Mapping[str, Mapping[str, float]]
+    lexical: Mapping[str, float]
+    lexical_ja: Mapping[str, float] = field(default_factory=dict)
+    tags: Mapping[str, float] = field(default_factory=dict)
+
+    @property
+    def dense(self) -> dict[str, float]:
+        """The best cosine per entry over all its fields."""
+        return {e: max(f.values()) for e, f in self.fields.items() if f}
 
 
 def rrf(rankings: Sequence[Mapping[str, float]], k: int = RRF_K) -> dict[str, float]:
@@ -36,6 +73,58 @@ def weighted(dense: Mapping[str, float], lexical: Mapping[str, float], weight: f
     top_lexical = max(lexical.values(), default=0.0) or 1.0
     ids = set(dense) | set(lexical)
     return {i: dense.get(i, floor) + weight * lexical.get(i, 0.0) / top_lexical for i in ids}
+
+
+def field_features(fields: Mapping[str, float], lang: str) -> tuple[float, ...]:
+    """An entry's dense features (``FIELD_FEATURES``) from its best cosine per field; a
+    language the entry lacks falls back to English, then Japanese."""
+    questions = {k[2:]: v for k, v in fields.items() if k.startswith("q:")}
+    answers = {k[2:]: v for k, v in fields.items() if k.startswith("a:")}
+    return (
+        *_by_language(questions, lang),
+        *_by_language(answers, lang),
+    )
+
+
+def _by_language(scores: Mapping[str, float], lang: str) -> tuple[float, float, float, float]:
+    if not scores:
+        return (0.0, 0.0, 0.0, 0.0)
+
+    def pick(*langs: str) -> float:
+        return next((scores[x] for x in langs if x in scores), max(scores.values()))
+
+    return (pick(lang, "en", "ja"), pick("ja"), pick("en", "ja"), max(scores.values()))
+
+
+def fields_fusion(scores: QueryScores, weights: Sequence[float]) -> dict[str, float]:
+    """Weighted sum of each candidate entry's field features and normalised BM25 scores
+    (``weights`` in the order ``FIELD_FEATURES + LEXICAL_FEATURES``)."""
+    return {
+        entry_id: sum(w * x for w, x in zip(weights, features_of(scores, entry_id), strict=True))
+        for entry_id in scores.fields
+    }
+
+
+def features_of(scores: QueryScores, entry_id: str) -> tuple[float, ...]:
+    """``FIELD_FEATURES + LEXICAL_FEATURES`` of one candidate entry (BM25 divided by the
+    query's best BM25 score)."""
+    lexical = []
+    for found in (scores.lexical, scores.lexical_ja):
+        best = max(found.values(), default=0.0) or 1.0
+        lexical.append(found.get(entry_id, 0.0) / best)
+    return (
+        *field_features(scores.fields[entry_id], scores.lang),
+        *lexical,
+        scores.tags.get(entry_id, 0.0),
+    )
+
+
+def fuse_scores(scores: QueryScores, method: str, weight: float, field_weights: Sequence[float]) -> dict[str, float]:
+    """Fused scores of one query by ``method``: "fields" (the default), or one of ``fuse``'s
+    over the entry's best cosine."""
+    if method == "fields":
+        return fields_fusion(scores, field_weights)
+    return fuse(scores.dense, scores.lexical, method, weight)
 
 
 def fuse(

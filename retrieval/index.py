@@ -1,8 +1,10 @@
 """The dense FAISS index of the knowledge base, persisted with a manifest.
 
 Each entry contributes several vectors (its question variants in every language, and its
-Japanese and English answers with the question in front); ``rows`` maps each vector back
-to its entry. The manifest records the embedder, its version and the KB digest: a
+answer in every language with that language's first question in front); ``rows`` maps each
+vector back to its entry and ``fields`` to what it embeds (``q:<lang>`` a question variant,
+``a:<lang>`` the answer), so that fusion can score an entry field by field
+(``DenseIndex.field_scores``, retrieval/fuse.py). The manifest records the embedder, its version and the KB digest: a
 mismatch, a missing file or a corrupt one means "rebuild", never a crash. Rebuilds are
 cheap after the first: every embedded text is kept in a vector cache keyed by a hash of
 the embedder version and the text, so only new or changed texts are embedded again.
@@ -17,6 +19,7 @@ import json
 import logging
 import os
 from dataclasses import asdict, dataclass
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import faiss
@@ -26,13 +29,13 @@ from retrieval.embed import Embedder, embed_passages_parallel
 from retrieval.kb import Entry, KnowledgeBase
 
 log = logging.getLogger(__name__)
-FORMAT_VERSION = 2
+# 3: answers embedded in every language, and a field per vector (fields.json).
+FORMAT_VERSION = 3
 # Above this many vectors an approximate (HNSW) index replaces the exact flat one.
 APPROXIMATE_ABOVE = 200_000
 # Answers are embedded up to this many characters: the opening of an answer carries its
 # topic, and e5's cost grows with length (see bench/retrieval_speed.py).
 ANSWER_CHARS = 300
-ANSWER_LANGS = ("ja", "en")
 # The shared vector cache keeps at most this many vectors (≈ 300 MB at 384 dimensions).
 MAX_CACHED = 200_000
 
@@ -48,17 +51,17 @@ class Manifest:
     vectors: int
 
 
-def entry_passages(entry: Entry) -> list[str]:
-    """The texts embedded for one entry: every question variant in every language, and the
-    Japanese and English answers with the entry's first question of that language in
-    front (the question gives a long answer its topic)."""
-    texts = [q for variants in entry.questions.values() for q in variants]
-    for lang in ANSWER_LANGS:
-        answer = entry.answers.get(lang)
-        if answer:
-            head = entry.questions.get(lang, entry.questions.get("ja", ("",)))[0]
-            texts.append(f"{head}\n{answer[:ANSWER_CHARS]}")
-    return texts
+def entry_passages(entry: Entry) -> list[tuple[str, str]]:
+    """The ``(field, text)`` pairs embedded for one entry: every question variant in every
+    language (field ``q:<lang>``), and the answer in every language with the entry's first
+    question of that language in front (``a:<lang>``; the question gives a long answer its
+    topic). Answers in every language, not only Japanese and English: a Korean query meets
+    the Korean answer's wording (cross-lingual dev Hit@1, see bench/retrieval_quality.py)."""
+    pairs = [(f"q:{lang}", q) for lang, variants in entry.questions.items() for q in variants]
+    for lang, answer in entry.answers.items():
+        head = entry.questions.get(lang, entry.questions.get("ja", ("",)))[0]
+        pairs.append((f"a:{lang}", f"{head}\n{answer[:ANSWER_CHARS]}"))
+    return pairs
 
 
 class VectorCache:
@@ -125,34 +128,47 @@ class VectorCache:
 class DenseIndex:
     """FAISS inner-product index over normalised vectors, one or more per entry."""
 
-    def __init__(self, index: faiss.Index, rows: list[str | None], manifest: Manifest) -> None:
+    def __init__(
+        self, index: faiss.Index, rows: list[str | None], fields: list[str], manifest: Manifest
+    ) -> None:
         self.index = index
         self.rows = rows  # vector id → entry id; None for a removed entry's vectors
+        self.fields = fields  # vector id → field ("q:ja", "a:en", …)
         self.manifest = manifest
+        # The vectors themselves, to score every field of a candidate entry exactly (the
+        # nearest-neighbour search only says which entries are candidates).
+        self.vectors = index.reconstruct_n(0, index.ntotal) if index.ntotal else _empty(index.d)
+        self._groups = _FieldGroups(rows, fields)
 
     @classmethod
     def build(cls, kb: KnowledgeBase, embedder: Embedder, cache: VectorCache) -> DenseIndex:
         """Embed (or take from the cache) every entry's texts and index the vectors."""
         texts: list[str] = []
         rows: list[str | None] = []
+        fields: list[str] = []
         for entry in kb.entries:
-            for text in entry_passages(entry):
+            for field, text in entry_passages(entry):
                 texts.append(text)
                 rows.append(entry.id)
+                fields.append(field)
         vectors = cache.embed(texts)
         cache.save(texts)
         index = _new_index(embedder.dim, len(rows))
         if rows:
             index.add(vectors)
         manifest = Manifest(FORMAT_VERSION, embedder.name, embedder.version, kb.digest, len(rows))
-        return cls(index, rows, manifest)
+        return cls(index, rows, fields, manifest)
 
     def add_entry(self, entry: Entry, cache: VectorCache) -> None:
         """Index one new or changed entry without rebuilding (its old vectors are retired)."""
         self.remove_entry(entry.id)
-        texts = entry_passages(entry)
-        self.index.add(cache.embed(texts))
-        self.rows.extend([entry.id] * len(texts))
+        pairs = entry_passages(entry)
+        vectors = cache.embed([text for _, text in pairs])
+        self.index.add(vectors)
+        self.vectors = np.vstack([self.vectors, vectors])
+        self.rows.extend([entry.id] * len(pairs))
+        self.fields.extend(field for field, _ in pairs)
+        self._groups = _FieldGroups(self.rows, self.fields)
 
     def remove_entry(self, entry_id: str) -> int:
         """Retire an entry's vectors (they are skipped by search); returns how many."""
@@ -161,6 +177,8 @@ class DenseIndex:
             if row == entry_id:
                 self.rows[i] = None
                 removed += 1
+        if removed:
+            self._groups = _FieldGroups(self.rows, self.fields)
         return removed
 
     def search(self, query: np.ndarray, k: int) -> dict[str, float]:
@@ -175,11 +193,24 @@ class DenseIndex:
                 best[entry_id] = max(best.get(entry_id, -1.0), float(score))
         return best
 
+    def field_scores(
+        self, query: np.ndarray, k: int, also: Iterable[str] = ()
+    ) -> dict[str, dict[str, float]]:
+        """Per candidate entry, the best cosine in each of its fields.
+
+        Candidates are the entries among the ``k`` nearest vectors plus ``also`` (e.g. the
+        best lexical matches); every field of a candidate is scored exactly, even a field
+        none of whose vectors was among the nearest.
+        """
+        candidates = list(dict.fromkeys([*self.search(query, k), *also]))
+        return self._groups.best(self.vectors, query.reshape(-1), candidates)
+
     def save(self, directory: Path) -> None:
-        """Write index, rows and manifest atomically into ``directory``."""
+        """Write index, rows, fields and manifest atomically into ``directory``."""
         directory.mkdir(parents=True, exist_ok=True)
         _atomic_write(directory / "dense.faiss", faiss.serialize_index(self.index).tobytes())
         _atomic_write(directory / "rows.json", json.dumps(self.rows).encode())
+        _atomic_write(directory / "fields.json", json.dumps(self.fields).encode())
         _atomic_write(directory / "manifest.json", json.dumps(asdict(self.manifest)).encode())
 
     @classmethod
@@ -192,6 +223,7 @@ class DenseIndex:
                 log.info("index in %s is stale; rebuilding", directory)
                 return None
             rows = json.loads((directory / "rows.json").read_text())
+            fields = json.loads((directory / "fields.json").read_text())
             data = np.frombuffer((directory / "dense.faiss").read_bytes(), dtype=np.uint8)
             index = faiss.deserialize_index(data)
         except FileNotFoundError:
@@ -199,10 +231,48 @@ class DenseIndex:
         except (ValueError, TypeError, RuntimeError, json.JSONDecodeError) as exc:
             log.warning("index in %s is unreadable (%s); rebuilding", directory, exc)
             return None
-        if index.ntotal != len(rows) or len(rows) != manifest.vectors:
+        if not index.ntotal == len(rows) == len(fields) == manifest.vectors:
             log.warning("index in %s is inconsistent; rebuilding", directory)
             return None
-        return cls(index, rows, manifest)
+        return cls(index, rows, fields, manifest)
+
+
+class _FieldGroups:
+    """Row numbers of each entry's vectors ordered by field, so that the best cosine per
+    (entry, field) of a few hundred candidates is one gather, one matrix-vector product
+    and one ``maximum.reduceat`` (well under a millisecond)."""
+
+    def __init__(self, rows: Sequence[str | None], fields: Sequence[str]) -> None:
+        by_entry: dict[str, list[int]] = {}
+        for i, entry_id in enumerate(rows):
+            if entry_id is not None:
+                by_entry.setdefault(entry_id, []).append(i)
+        # entry → (its rows sorted by field, where each field's run starts, the fields)
+        self.groups: dict[str, tuple[np.ndarray, np.ndarray, list[str]]] = {}
+        for entry_id, ix in by_entry.items():
+            ix.sort(key=lambda i: fields[i])
+            starts = [n for n in range(len(ix)) if n == 0 or fields[ix[n]] != fields[ix[n - 1]]]
+            self.groups[entry_id] = (
+                np.array(ix, dtype=np.int64), np.array(starts, dtype=np.int64),
+                [fields[ix[n]] for n in starts],
+            )
+
+    def best(
+        self, vectors: np.ndarray, query: np.ndarray, entries: Sequence[str]
+    ) -> dict[str, dict[str, float]]:
+        groups = [(e, self.groups[e]) for e in entries if e in self.groups]
+        if not groups:
+            return {}
+        rows = np.concatenate([g[0] for _, g in groups])
+        offsets = np.cumsum([0, *(len(g[0]) for _, g in groups[:-1])])
+        starts = np.concatenate([g[1] + off for (_, g), off in zip(groups, offsets, strict=True)])
+        best = np.maximum.reduceat(vectors[rows] @ query, starts).tolist()
+        out: dict[str, dict[str, float]] = {}
+        n = 0
+        for entry_id, (_, _, names) in groups:
+            out[entry_id] = dict(zip(names, best[n : n + len(names)], strict=True))
+            n += len(names)
+        return out
 
 
 def _new_index(dim: int, n: int) -> faiss.Index:
@@ -217,3 +287,7 @@ def _atomic_write(path: Path, data: bytes) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_bytes(data)
     os.replace(tmp, path)
+
+
+def _empty(dim: int) -> np.ndarray:
+    return np.zeros((0, dim), dtype=np.float32)

@@ -3,7 +3,10 @@
 Script first, statistics second: kana means Japanese, Hangul Korean, Thai script Thai.
 Text in Han characters alone is where every detector fails (it calls kanji-only Japanese
 "Chinese"), so it is settled by hanzidentifier (simplified vs traditional forms) plus Chinese
-function words; shared forms without them default to Japanese, the city's own language.
+function words; shared forms without them default to Japanese, the city's own language,
+and so does text with simplified forms that are also Japanese ones (当, 国, 届: 児童手当 is
+"simplified" to hanzidentifier) when Sudachi knows every word of it and no Chinese function
+word appears.
 Latin-script text goes to lingua, restricted to en/vi/pt/es/tl. A language given by the
 channel or the UI always wins over detection.
 """
@@ -70,6 +73,9 @@ def detect_language(text: str, given: str | None = None, default: str = "ja") ->
 
 def _han_language(text: str, han: str) -> str:
     kind = hanzidentifier.identify(han)
+    # Japanese forms are a mix: 当 and 届 "simplified", 請 and 険 "traditional".
+    if kind in (hanzidentifier.SIMPLIFIED, hanzidentifier.MIXED) and _japanese_words(text):
+        return "ja"
     if kind == hanzidentifier.SIMPLIFIED:
         return "zh-Hans"
     if kind == hanzidentifier.TRADITIONAL:
@@ -78,6 +84,15 @@ def _han_language(text: str, han: str) -> str:
         # Shared forms with Chinese grammar words: Chinese, traditional unless told otherwise.
         return "zh-Hant" if kind == hanzidentifier.BOTH and _has_trad_hint(text) else "zh-Hans"
     return "ja"
+
+
+def _japanese_words(text: str) -> bool:
+    # Chinese function words as words of their own (了, 的), not inside a Japanese word
+    # (請 in 申請).
+    from retrieval.lexical import japanese_words
+
+    words = japanese_words(text)
+    return words is not None and not any(_ZH_FUNCTION.fullmatch(w) for w in words)
 
 
 def _has_trad_hint(text: str) -> bool:

@@ -4,7 +4,9 @@ Japanese goes through Sudachi (mode A, normalised forms, content words only), so
 申し込み/申込み/申込 and 子供/子ども meet. Chinese, Korean and Thai have no spaces to split
 on and no analyzer here, so they are indexed as character n-grams; Latin scripts as
 lower-cased words. Queries in other languages than Japanese are matched against the KB's
-text in their own language (``LexicalIndex``, ``analyze_language``).
+text in their own language (``LexicalIndex``, ``analyze_language``), Japanese queries
+against the Japanese text only: a mixed index of all eleven languages let Chinese text in
+one entry's answers meet a Japanese keyword (児童扶養手当 quoted under another entry).
 """
 
 from __future__ import annotations
@@ -101,6 +103,27 @@ def _looks_japanese_han(text: str) -> bool:
     return detect_language(text).lang == "ja" and bool(re.search(r"[\u4e00-\u9fff]", text))
 
 
+def analyze_japanese(text: str) -> list[str]:
+    """Sudachi terms of ``text`` whatever its script, plus each pair of neighbouring terms
+    (the Japanese-only index's analyzer). The pairs keep compounds apart that share their
+    parts: 児童手当 gives 児童+手当, which 児童扶養手当 (児童+扶養, 扶養+手当) does not."""
+    terms = _japanese_terms(unicodedata.normalize("NFKC", text).lower())
+    return terms + [f"{a}+{b}" for a, b in zip(terms, terms[1:])]
+
+
+def japanese_words(text: str) -> list[str] | None:
+    """The words of ``text`` if Sudachi knows every one of them (no out-of-vocabulary run),
+    else None: kanji-only text made of Japanese words, such as 児童手当, rather than
+    Chinese (儿童补贴)."""
+    morphemes = [
+        m for m in _sudachi().tokenize(unicodedata.normalize("NFKC", text))
+        if m.part_of_speech()[0] not in ("補助記号", "空白")
+    ]
+    if not morphemes or any(m.is_oov() for m in morphemes):
+        return None
+    return [m.surface() for m in morphemes]
+
+
 def _japanese_terms(text: str) -> list[str]:
     terms = []
     for m in _sudachi().tokenize(text):
@@ -151,20 +174,64 @@ class BM25:
 
 
 class LexicalIndex:
-    """BM25 over all of an entry's texts with ``analyze`` (for Japanese queries, and for
-    languages the KB has no text in), and one BM25 per other language over the entry's
-    questions and answer in that language with ``analyze_language``: a Korean query meets
-    the Korean answer's words instead of bigrams scattered over eleven languages."""
+    """Three kinds of BM25 index over the entries:
 
-    def __init__(self, everything: Sequence[str], by_lang: dict[str, Sequence[str]]) -> None:
+    * ``japanese``: the Japanese (and やさしい日本語) questions, answers and tags, analysed
+      by Sudachi — for Japanese queries, and for Han-only queries detected as Chinese
+      that are also valid Japanese (``japanese_scores``);
+    * ``by_lang``: one per other language over the entry's questions and answer in that
+      language with ``analyze_language``: a Korean query meets the Korean answer's words
+      instead of bigrams scattered over eleven languages;
+    * ``all``: every text with ``analyze``, for languages the KB has no text in;
+
+    and the entries' tags, for an exact match of a query word with a tag
+    (``tag_scores``): 児童手当 typed alone names one entry's tag, while BM25 also finds its
+    words inside 児童扶養手当.
+    """
+
+    def __init__(
+        self,
+        everything: Sequence[str],
+        by_lang: dict[str, Sequence[str]],
+        japanese: Sequence[str] | None = None,
+        tags: Sequence[Sequence[str]] = (),
+    ) -> None:
         self.all = BM25([analyze(t) for t in everything])
+        self.japanese = BM25([analyze_japanese(t) for t in japanese]) if japanese else None
         self.by_lang = {
             lang: BM25([analyze_language(t) for t in texts]) for lang, texts in by_lang.items()
         }
+        self.tags: dict[str, list[int]] = {}
+        for doc_id, doc_tags in enumerate(tags):
+            for tag in {_tag_key(t) for t in doc_tags}:
+                self.tags.setdefault(tag, []).append(doc_id)
 
     def scores(self, text: str, lang: str) -> dict[int, float]:
         """BM25 score per document index for ``text`` asked in ``lang``."""
+        if lang in ("ja", "ja-easy") and self.japanese is not None:
+            return self.japanese.scores(analyze_japanese(text))
         index = self.by_lang.get(lang)
         if index is None:
             return self.all.scores(analyze(text))
         return index.scores(analyze_language(text))
+
+    def japanese_scores(self, text: str) -> dict[int, float]:
+        """BM25 per document of ``text`` read as Japanese (empty without Japanese text)."""
+        if self.japanese is None:
+            return {}
+        return self.japanese.scores(analyze_japanese(text))
+
+    def tag_scores(self, text: str) -> dict[int, float]:
+        """Per document, 1 / (documents sharing the tag) for the most specific of its tags
+        that the whole query or one of its space-separated words equals (a tag on forty
+        garbage items says little; a tag on one entry names it)."""
+        out: dict[int, float] = {}
+        for word in {_tag_key(text), *(_tag_key(w) for w in text.split())}:
+            docs = self.tags.get(word, ())
+            for doc_id in docs:
+                out[doc_id] = max(out.get(doc_id, 0.0), 1.0 / len(docs))
+        return out
+
+
+def _tag_key(text: str) -> str:
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())

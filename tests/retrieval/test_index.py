@@ -84,6 +84,33 @@ def test_finds_the_right_entry_across_languages(tiny: RetrievalSettings) -> None
     assert retriever.search("where should I evacuate")[0].entry_id == "shelter"
 
 
+def test_every_field_of_a_candidate_entry_is_scored(tiny: RetrievalSettings) -> None:
+    retriever = Retriever(tiny)
+    retriever.warm_up()
+    scores = retriever.scores("Is there free Wi-Fi at the station?")
+    assert scores.lang == "en"
+    wifi = scores.fields["wifi"]
+    # Questions and answers per language, each its own field; the best one is the dense score.
+    assert set(wifi) == {"q:ja", "q:en", "a:ja", "a:en"}
+    assert wifi["q:en"] > 0.9 and scores.dense["wifi"] == max(wifi.values())
+    # An entry without English has only its Japanese fields (fusion falls back to them).
+    assert set(scores.fields.get("burnable", {"q:ja": 0, "a:ja": 0})) == {"q:ja", "a:ja"}
+
+
+def test_index_of_an_older_format_is_rebuilt(tiny: RetrievalSettings) -> None:
+    import json
+
+    assert Retriever(tiny).warm_up() is True
+    manifest = tiny.index_dir / "manifest.json"
+    old = {**json.loads(manifest.read_text()), "format_version": 2}
+    manifest.write_text(json.dumps(old))
+    (tiny.index_dir / "fields.json").unlink()
+    retriever = Retriever(tiny)
+    assert retriever.warm_up() is True
+    assert (tiny.index_dir / "fields.json").exists()
+    assert retriever.search("where should I evacuate")[0].entry_id == "shelter"
+
+
 def test_answer_in_the_askers_language_with_fallback_note(tiny: RetrievalSettings) -> None:
     retriever = Retriever(tiny)
     retriever.warm_up()

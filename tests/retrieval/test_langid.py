@@ -13,6 +13,12 @@ from retrieval import detect_language, normalize_language_code
         ("保育園の申し込みはいつまでですか", "ja"),
         ("保育所 申込", "ja"),  # kanji-only keywords are Japanese, not Chinese
         ("住民票", "ja"),
+        # Japanese forms hanzidentifier calls simplified (当) or a mix (当 + 請): Japanese
+        # when Sudachi knows every word and no Chinese function word stands alone.
+        ("児童手当", "ja"),
+        ("児童手当 申請 期限", "ja"),
+        ("儿童补贴", "zh-Hans"),
+        ("坏了的行李箱", "zh-Hans"),
         ("我想申请托儿所", "zh-Hans"),
         ("我想申請托兒所", "zh-Hant"),
         ("어린이집 신청은 언제까지예요?", "ko"),

@@ -31,6 +31,18 @@ def test_language_without_its_own_index_uses_everything() -> None:
     assert max(index.scores("転入届", "ko").items(), key=lambda kv: kv[1])[0] == 0
 
 
+def test_japanese_queries_meet_only_japanese_text() -> None:
+    # Entry 0 quotes 児童扶養手当 in its Chinese answer; entry 1 is about 児童手当 in Japanese.
+    # Through the mixed index the Chinese bigrams of entry 0 compete; the Japanese index
+    # sees only the Japanese text, with Sudachi's words.
+    everything = ["ひとり親家庭への支援\n儿童抚养津贴 児童扶養手当 児童手当", "児童手当の申請\n儿童补贴"]
+    japanese = ["ひとり親家庭への支援", "児童手当の申請"]
+    index = LexicalIndex(everything, {"zh-Hans": ["儿童抚养津贴 児童扶養手当 児童手当", "儿童补贴"]}, japanese)
+    assert set(index.scores("児童手当", "ja")) == {1}
+    assert set(index.japanese_scores("児童手当")) == {1}
+    assert index.scores("児童手当", "zh-Hans")[0] > index.scores("児童手当", "zh-Hans").get(1, 0.0)
+
+
 def test_scripts_without_spaces_become_ngrams() -> None:
     assert {"预防", "防"} <= set(analyze_language("打预防针"))
     assert "แมว" in analyze_language("ทรายแมว")
