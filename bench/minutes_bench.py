@@ -44,6 +44,7 @@ other engineers), so wall clocks mostly measure the others; ratios are from one 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import math
@@ -161,11 +162,32 @@ def _current_rss_mb() -> float:
     return int(line.split()[1]) / 1024
 
 
+def _thread_cpu() -> list[float]:
+    """CPU seconds of each thread of this process, busiest first (Linux /proc).
+
+    On a loaded machine the wall clock says little; the busiest thread's CPU is a lower bound
+    of the wall time on a quiet one, and total CPU ÷ busiest thread how many cores the work
+    could keep busy.
+    """
+    tick = os.sysconf("SC_CLK_TCK")
+    out = []
+    for task in Path("/proc/self/task").iterdir():
+        with contextlib.suppress(OSError):
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            out.append((int(fields[11]) + int(fields[12])) / tick)
+    return sorted(out, reverse=True)
+
+
+_LAST_THREADS: list[float] = []
+
+
 def _rss_logger() -> object:
     """Progress callback printing RSS to stderr every ~5 min of audio (the long runs' trend)."""
     state = {"next": 0.0, "t0": time.perf_counter()}
 
     def report(done: float, total: float) -> None:
+        # Whisper's threads end with the job: their CPU is read while they still exist.
+        _LAST_THREADS[:] = _thread_cpu()
         if done >= state["next"]:
             state["next"] = done + 300.0
             print(f"    [{time.perf_counter() - state['t0']:7.0f} s] audio {done / 60:6.1f} min  "
@@ -194,6 +216,7 @@ def _worker_pipeline(wav: Path, roster: Path) -> dict:
             options=JobOptions(roster=roster, agenda=agenda if agenda.exists() else None),
         )
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        threads = _LAST_THREADS
         names = {s.id: (s.name or f"発言者{s.id}") for s in result.minutes.speakers}
         txt = next(p for p in result.files if p.name.endswith(".minutes.txt")).read_text("utf-8")
     segs = result.minutes.segments
@@ -206,6 +229,7 @@ def _worker_pipeline(wav: Path, roster: Path) -> dict:
         "words": [(w.start, w.end, w.word, names[s.speaker]) for s in segs for w in s.words],
         "speakers": sorted(set(names.values())),
         "excerpt": txt.splitlines()[:14],
+        "threads": threads[:4],
     }
 
 
@@ -242,7 +266,9 @@ def _worker_bare(wav: Path, roster: Path, same: bool) -> dict:
         str(wav), language="ja", beam_size=s.beam_size, vad_filter=True, **options
     )
     text = "".join(seg.text for seg in segments)
+    threads = _thread_cpu()
     return {
+        "threads": threads[:4],
         "wall": time.perf_counter() - t0,
         "cpu": time.process_time() - c0,
         "rss_mb": _rss_mb(),
@@ -301,6 +327,11 @@ def bench(wav: Path, truth_path: Path, kinds: list[str]) -> None:
             line += f" (verbatim {cer(reference, r['verbatim']):.3f})"
             acc = speaker_accuracy(turns, [tuple(w) for w in r["words"]])
             line += f"  speaker accuracy {acc:.3f}  speakers {', '.join(r['speakers'])}"
+        if r.get("threads"):
+            busiest = r["threads"][0]
+            top = ", ".join(f"{t:.0f}" for t in r["threads"])
+            line += (f"\n    busiest thread {busiest:.1f} CPU-s: cores usable "
+                     f"{r['cpu'] / max(busiest, 1e-9):.2f} (top threads' CPU-s {top})")
         print(line, flush=True)
     for bare in ("bare-same", "bare"):
         if "pipeline" in results and bare in results:

@@ -21,6 +21,15 @@ agenda's hotwords cost about 15 % of Whisper's time (44.2 s without) and buy the
 0.086 on the slice). faster-whisper's ``BatchedInferencePipeline`` was tried and left out:
 35–41 s but CER 0.18 (no temperature fallback, and a window the model stops early in is not
 re-decoded, so whole sentences went missing); beam 1 was 36 s at CER 0.126.
+
+Both cores (session 3): one two-thread CTranslate2 model kept ~1.3 of the 2 cores busy, and
+VAD, embeddings and decoding ran in between. Now two one-thread Whisper workers decode two
+chunks at once (the next chunk's decoding, VAD and Whisper start while this chunk's embeddings
+run), or, with ``piece_seconds``, pieces of one chunk. On the 8-minute dev meeting: 68–72
+CPU-s, two busy Whisper threads (34 + 28 CPU-s). With 120-s pieces on the 5-minute slice at
+load 1.4: 26.8 s wall (11.2× real time), 44.9 CPU-s, 1.7 cores busy. One-thread workers are
+also cheaper per audio second: the same 150 s took 19.4 CPU-s instead of 24.1 with two
+threads (thread hand-off on small matrices).
 """
 
 from __future__ import annotations
@@ -173,7 +182,7 @@ def speaker_ids(n: int) -> list[str]:
     return out
 
 
-@dataclass
+@dataclass(eq=False)
 class _InFlight:
     """A chunk whose speech Whisper is decoding in the background."""
 

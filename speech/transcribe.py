@@ -22,14 +22,13 @@ from the agenda) bias decoding towards the council's vocabulary; a glossary as
 
 Both cores: CTranslate2 with two threads on the small base model kept only ~1.3 cores busy
 (one ``generate`` at a time, short matrices). So the model is loaded with
-``settings.workers`` replicas of ``settings.cpu_threads`` threads each, and a chunk's speech is
-cut at VAD pauses into pieces of about ``settings.piece_seconds`` (``split_pieces``, pure: the
-cut depends only on the spans, never on the worker count or on timing), which are decoded
-concurrently from a thread pool (CTranslate2 releases the GIL; faster-whisper documents
-concurrent ``transcribe`` calls as the use of ``num_workers``). Windows carry no text from one to
-the next anyway, so a piece boundary at a pause costs nothing in accuracy; results are put back
-in order. ``submit_chunk`` returns at once, so the job can find the next chunk's speech and
-compute this chunk's speaker embeddings while Whisper runs.
+``settings.workers`` replicas of ``settings.cpu_threads`` threads each, and ``submit_chunk``
+hands a chunk to a thread pool and returns at once (CTranslate2 releases the GIL;
+faster-whisper documents concurrent ``transcribe`` calls as the use of ``num_workers``): the
+job starts the next chunk while this one runs. Optionally (``settings.piece_seconds``) a
+chunk's speech is also cut at VAD pauses into pieces decoded concurrently (``split_pieces``,
+pure: the cut depends only on the spans, never on the worker count or on timing), which helps
+recordings of one or two chunks; results are put back in order either way.
 """
 
 from __future__ import annotations
@@ -234,7 +233,8 @@ class Transcriber:
             return PendingTranscript((), lang or "", 0.0)
         model = self._loaded()
         probability = None if lang is None else 1.0
-        pieces = split_pieces(speech, self.settings.piece_seconds)
+        every = self.settings.piece_seconds
+        pieces = split_pieces(speech, every) if every else (tuple(speech),)
         if lang is None and len(pieces) > 1:
             # As Whisper itself would: from the first 30 s of the chunk's speech, so every
             # piece is decoded in the same language.

@@ -145,3 +145,16 @@ def test_video_without_audio(tmp_path: Path) -> None:
             out.mux(packet)
     _assert_one_line_error(_run(video, "-o", tmp_path / "out"), "camera.mp4 has no audio stream")
     assert not (tmp_path / "out").exists()
+
+
+def test_workers_and_threads_reach_the_settings(silence_wav, tmp_path: Path) -> None:
+    from adapters.cli_minutes import _speech_settings
+
+    settings = _speech_settings(None, "auto", workers=3, threads=1)
+    assert (settings.workers, settings.cpu_threads, settings.language) == (3, 1, None)
+    defaults = _speech_settings(None, None)
+    assert (defaults.workers, defaults.cpu_threads) == (2, 1)
+
+    result = _run(silence_wav("quiet.wav", 1.0), "-o", tmp_path / "out", "--workers", "0")
+    assert result.exit_code == 2 and "--workers" in result.output
+    assert not (tmp_path / "out").exists()
