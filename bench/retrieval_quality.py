@@ -30,7 +30,7 @@ from retrieval.fuse import (
     LEXICAL_FEATURES,
     QueryScores,
     features,
-    features_of,
+    feature_matrix,
     fuse_scores,
 )
 
@@ -118,10 +118,9 @@ def fit_field_weights(dev: list[Scored], l2: float = 1e-5) -> tuple[float, ...]:
 
 
 def _feature_matrix(s: Scored) -> tuple[np.ndarray, np.ndarray]:
-    ids = list(s.scores.fields)
-    rows = [features_of(s.scores, i) for i in ids]
+    ids = s.scores.fields.entries
     relevant = np.array([i in s.query["relevant"] for i in ids], dtype=bool)
-    return np.array(rows, dtype=float).reshape(len(ids), -1), relevant
+    return feature_matrix(s.scores), relevant
 
 
 def calibration_data(scored: list[Scored], method: str, weight: float) -> tuple[np.ndarray, np.ndarray]:

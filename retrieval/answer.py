@@ -22,7 +22,7 @@ from retrieval.kb import Entry, KnowledgeBase, load_kb, load_snapshot, save_snap
 from retrieval.langid import detect_language, normalize_language_code
 from retrieval.lexical import LexicalIndex
 from retrieval.messages import fallback_note, unknown_text
-from retrieval.types import Answer, Contact, FaqHit, Suggestion
+from retrieval.types import Answer, Contact, FaqHit, FieldScores, Suggestion
 
 log = logging.getLogger(__name__)
 # Answer fallback order when the asker's language is missing: English, then Japanese.
@@ -171,7 +171,7 @@ class Retriever:
         today = dt.date.today()
         expired = {e.id for e in entries if not e.is_valid_on(today)}
         if expired:
-            fields = {i: s for i, s in fields.items() if i not in expired}
+            fields = _without(fields, expired)
             lexical = {i: s for i, s in lexical.items() if i not in expired}
             lexical_ja = {i: s for i, s in lexical_ja.items() if i not in expired}
         return QueryScores(lang, fields, lexical, lexical_ja, tags)
@@ -306,6 +306,12 @@ def _lexical(kb: KnowledgeBase) -> LexicalIndex:
     japanese = [_lexical_text(e, ("ja", "ja-easy")) for e in kb.entries]
     tags = [e.tags for e in kb.entries]
     return LexicalIndex([_lexical_text(e) for e in kb.entries], by_lang, japanese, tags)
+
+
+def _without(fields: FieldScores, expired: set[str]) -> FieldScores:
+    keep = [i for i, e in enumerate(fields.entries) if e not in expired]
+    entries = tuple(fields.entries[i] for i in keep)
+    return FieldScores(entries, fields.names, fields.matrix[keep])
 
 
 def _clean_query(query: str, limit: int) -> str:

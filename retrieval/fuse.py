@@ -20,6 +20,11 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+
+from retrieval.types import FieldScores
 
 RRF_K = 60
 # The dense features of an entry, in the order of ``RetrievalSettings.field_weights``.
@@ -35,22 +40,25 @@ LEXICAL_FEATURES = ("lexical", "lexical_ja", "tag")
 class QueryScores:
     """Everything fusion looks at for one query.
 
-    ``fields``: per candidate entry, the best cosine per field (``q:ja``, ``a:en``, …);
-    ``lexical``: BM25 per entry in the query's language; ``lexical_ja``: BM25 per entry
-    with the Japanese analyser (only for Han-only text not detected as Japanese);
-    ``tags``: per entry whose tag a query word equals, how specific that tag is (0..1).
+    ``fields``: per candidate entry, the best cosine per field; ``lexical``: BM25 per entry
+    in the query's language; ``lexical_ja``: BM25 per entry with the Japanese analyser
+    (only for Han-only text not detected as Japanese); ``tags``: per entry whose tag a
+    query word equals, how specific that tag is (0..1).
     """
 
     lang: str
-    fields: Mapping[str, Mapping[str, float]]
+    fields: FieldScores
     lexical: Mapping[str, float]
     lexical_ja: Mapping[str, float] = field(default_factory=dict)
     tags: Mapping[str, float] = field(default_factory=dict)
 
-    @property
+    @cached_property
     def dense(self) -> dict[str, float]:
-        """The best cosine per entry over all its fields."""
-        return {e: max(f.values()) for e, f in self.fields.items() if f}
+        """The best cosine per candidate entry over all its fields."""
+        if not self.fields.entries:
+            return {}
+        best = np.nanmax(self.fields.matrix, axis=1).tolist()
+        return dict(zip(self.fields.entries, best, strict=True))
 
 
 def rrf(rankings: Sequence[Mapping[str, float]], k: int = RRF_K) -> dict[str, float]:
@@ -76,47 +84,56 @@ def weighted(dense: Mapping[str, float], lexical: Mapping[str, float], weight: f
 
 
 def field_features(fields: Mapping[str, float], lang: str) -> tuple[float, ...]:
-    """An entry's dense features (``FIELD_FEATURES``) from its best cosine per field; a
-    language the entry lacks falls back to English, then Japanese."""
-    questions = {k[2:]: v for k, v in fields.items() if k.startswith("q:")}
-    answers = {k[2:]: v for k, v in fields.items() if k.startswith("a:")}
-    return (
-        *_by_language(questions, lang),
-        *_by_language(answers, lang),
-    )
+    """One entry's dense features (``FIELD_FEATURES``) from its best cosine per field."""
+    names = tuple(fields)
+    matrix = np.array([[fields[n] for n in names]], dtype=float).reshape(1, len(names))
+    return tuple(float(x) for x in _dense_features(FieldScores(("e",), names, matrix), lang)[0])
 
 
-def _by_language(scores: Mapping[str, float], lang: str) -> tuple[float, float, float, float]:
-    if not scores:
-        return (0.0, 0.0, 0.0, 0.0)
+def _dense_features(fields: FieldScores, lang: str) -> np.ndarray:
+    """``FIELD_FEATURES`` of every candidate (rows). A language an entry lacks falls back
+    to English, then Japanese, then its best field of the kind."""
+    out = []
+    for kind in ("q:", "a:"):
+        cols = {n[2:]: j for j, n in enumerate(fields.names) if n.startswith(kind)}
+        if not cols:
+            out += [np.zeros(len(fields.entries))] * 4
+            continue
+        sub = fields.matrix[:, list(cols.values())]
+        best = np.nan_to_num(np.nanmax(np.where(np.isnan(sub), -np.inf, sub), axis=1),
+                             neginf=0.0)
 
-    def pick(*langs: str) -> float:
-        return next((scores[x] for x in langs if x in scores), max(scores.values()))
+        def pick(*langs: str, cols: dict[str, int] = cols, best: np.ndarray = best) -> np.ndarray:
+            value = best
+            for code in reversed(langs):  # the first language present wins
+                if code in cols:
+                    column = fields.matrix[:, cols[code]]
+                    value = np.where(np.isnan(column), value, column)
+            return value
 
-    return (pick(lang, "en", "ja"), pick("ja"), pick("en", "ja"), max(scores.values()))
+        out += [pick(lang, "en", "ja"), pick("ja"), pick("en", "ja"), best]
+    return np.stack(out, axis=1)
+
+
+def feature_matrix(scores: QueryScores) -> np.ndarray:
+    """``FIELD_FEATURES + LEXICAL_FEATURES`` of every candidate entry, rows in the order of
+    ``scores.fields.entries`` (BM25 divided by the query's best BM25 score)."""
+    entries = scores.fields.entries
+    columns = [_dense_features(scores.fields, scores.lang)]
+    for found in (scores.lexical, scores.lexical_ja):
+        best = max(found.values(), default=0.0) or 1.0
+        columns.append(np.array([[found.get(e, 0.0) / best] for e in entries]).reshape(-1, 1))
+    columns.append(np.array([[scores.tags.get(e, 0.0)] for e in entries]).reshape(-1, 1))
+    return np.hstack(columns)
 
 
 def fields_fusion(scores: QueryScores, weights: Sequence[float]) -> dict[str, float]:
-    """Weighted sum of each candidate entry's field features and normalised BM25 scores
-    (``weights`` in the order ``FIELD_FEATURES + LEXICAL_FEATURES``)."""
-    return {
-        entry_id: sum(w * x for w, x in zip(weights, features_of(scores, entry_id), strict=True))
-        for entry_id in scores.fields
-    }
-
-
-def features_of(scores: QueryScores, entry_id: str) -> tuple[float, ...]:
-    """``FIELD_FEATURES + LEXICAL_FEATURES`` of one candidate entry (BM25 divided by the
-    query's best BM25 score)."""
-    lexical = []
-    for found in (scores.lexical, scores.lexical_ja):
-        best = max(found.values(), default=0.0) or 1.0
-        lexical.append(found.get(entry_id, 0.0) / best)
-    return (
-        *field_features(scores.fields[entry_id], scores.lang),
-        *lexical,
-        scores.tags.get(entry_id, 0.0),
-    )
+    """Weighted sum of each candidate entry's ``feature_matrix`` row (``weights`` in the
+    order ``FIELD_FEATURES + LEXICAL_FEATURES``)."""
+    if not scores.fields.entries:
+        return {}
+    fused = feature_matrix(scores) @ np.asarray(weights, dtype=float)
+    return dict(zip(scores.fields.entries, fused.tolist(), strict=True))
 
 
 def fuse_scores(scores: QueryScores, method: str, weight: float, field_weights: Sequence[float]) -> dict[str, float]:

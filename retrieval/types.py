@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Literal
+
+import numpy as np
 
 
 @dataclass(frozen=True)
@@ -53,3 +56,18 @@ class Answer:
     answer_lang: str | None = None  # language the text is actually in (may be a fallback)
     note: str | None = None  # shown when the answer is not in the asker's language
     suggestions: tuple[Suggestion, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class FieldScores:
+    """The best cosine of each candidate entry (rows) in each field (columns: ``q:ja``,
+    ``a:en``, …); NaN where the entry has no text in that field."""
+
+    entries: tuple[str, ...]
+    names: tuple[str, ...]
+    matrix: np.ndarray
+
+    def of(self, entry_id: str) -> dict[str, float]:
+        """One entry's fields (those it has)."""
+        row = self.matrix[self.entries.index(entry_id)]
+        return {n: float(x) for n, x in zip(self.names, row, strict=True) if not math.isnan(x)}

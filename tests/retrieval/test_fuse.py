@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from retrieval.fuse import FIELD_FEATURES, QueryScores, field_features, fields_fusion
+from retrieval.types import FieldScores
 from retrieval.lexical import LexicalIndex
 
 WEIGHTS = (0.05, 0.14, 0.15, 0.13, 0.11, 0.12, 0.09, 0.21, 0.03, 0.01, 0.0)
@@ -23,7 +26,9 @@ def test_agreement_across_fields_beats_one_stray_paraphrase() -> None:
     # close in the query's language, in Japanese and in its answers.
     stray = {"q:ja": 0.80, "q:en": 0.80, "q:th": 0.95, "a:ja": 0.78, "a:en": 0.78, "a:ko": 0.78}
     steady = {"q:ja": 0.88, "q:en": 0.87, "q:ko": 0.90, "a:ja": 0.86, "a:en": 0.86, "a:ko": 0.87}
-    scores = QueryScores("ko", {"stray": stray, "steady": steady}, {})
+    names = tuple(sorted(set(stray) | set(steady)))
+    matrix = np.array([[f.get(n, np.nan) for n in names] for f in (stray, steady)], dtype=np.float32)
+    scores = QueryScores("ko", FieldScores(("stray", "steady"), names, matrix), {})
     assert scores.dense["stray"] > scores.dense["steady"]  # best single cosine: the stray one
     fused = fields_fusion(scores, WEIGHTS)
     assert fused["steady"] > fused["stray"]
