@@ -25,6 +25,7 @@ from starlette.concurrency import run_in_threadpool
 
 from adapters import api, clerk, retention, security, widget
 from adapters.chat import ChatService
+from adapters.http_pool import http_client
 from adapters.line import LineBodyLimit, LineChannel
 from adapters.line import router as line_router
 from adapters.line.webhook import WEBHOOK_PATH
@@ -54,7 +55,8 @@ def create_app(settings: Settings | None = None, retriever: Retriever | None = N
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with httpx.AsyncClient(limits=HTTP_LIMITS) as http:
+        # Pool bookkeeping made cheaper: adapters/http_pool.py.
+        async with http_client(HTTP_LIMITS) as http:
             app.state.settings = settings
             app.state.retriever = retriever or Retriever(settings.retrieval)
             if not app.state.retriever.ready:
