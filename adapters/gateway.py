@@ -25,6 +25,7 @@ from starlette.concurrency import run_in_threadpool
 
 from adapters import api, clerk, retention, security, widget
 from adapters.chat import ChatService
+from adapters.embed_cache import install_query_cache
 from adapters.http_pool import http_client
 from adapters.line import LineBodyLimit, LineChannel
 from adapters.line import router as line_router
@@ -56,13 +57,15 @@ def create_app(settings: Settings | None = None, retriever: Retriever | None = N
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Pool bookkeeping made cheaper: adapters/http_pool.py.
-        async with http_client(HTTP_LIMITS) as http:
+        fast = settings.gateway.fast_http_pool
+        async with (http_client(HTTP_LIMITS) if fast else httpx.AsyncClient(limits=HTTP_LIMITS)) as http:
             app.state.settings = settings
             app.state.retriever = retriever or Retriever(settings.retrieval)
             if not app.state.retriever.ready:
                 await run_in_threadpool(
                     lambda: app.state.retriever.warm_up(fallback_to_snapshot=True)
                 )
+            install_query_cache(app.state.retriever, settings.gateway.query_cache_size)
             app.state.rasa = RasaClient(settings.rasa, http)
             app.state.chat = ChatService(app.state.rasa, app.state.retriever)
             app.state.line = LineChannel(settings, http, app.state.chat, app.state.retriever)

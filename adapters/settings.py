@@ -123,6 +123,12 @@ class GatewaySettings(BaseModel):
     # Strict-Transport-Security max-age in seconds; 0 (default) sends none. Set it (e.g.
     # 31536000) only once the site is served over HTTPS for good (adapters/security.py).
     hsts_max_age_s: int = Field(default=0, ge=0)
+    # Query embeddings kept by exact text (adapters/embed_cache.py): repeated questions skip
+    # the ~10 ms embedding. 0: none.
+    query_cache_size: int = Field(default=4096, ge=0)
+    # The HTTP client's cheaper idle-connection check (adapters/http_pool.py); False keeps
+    # httpx's pool as it is (for A/B runs).
+    fast_http_pool: bool = True
 
     @field_validator("cors_origins")
     @classmethod
