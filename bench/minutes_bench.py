@@ -39,6 +39,20 @@ other engineers), so wall clocks mostly measure the others; ratios are from one 
   peak 742 → 830 → 900 MB at 5, 21 and 37 min, then flat (the whole file is never in memory;
   bare faster-whisper decodes it whole: 1.2 GB already at 15.6 min). The one-hour bare-same run
   and the three-hour run did not fit in the session.
+
+Session 3 (26 Nov 2026), two one-thread Whisper workers (``workers=2, cpu_threads=1``; the bare
+runs keep one two-thread model, ``BARE_THREADS``), load 3–7 unless said:
+
+  15.6-min meeting, pipeline (default: workers take consecutive chunks)  wall 200.8 s  CPU 163.9 s
+                    peak RSS 1130 MB  CER 0.078  speakers 0.999  Whisper threads 77 + 72 CPU-s
+                    pipeline, 120-s pieces   wall 212.3 s  CPU 148.9 s  966 MB  CER 0.086
+                    bare-same                wall 228.9 s  CPU 152.4 s  1185 MB  CER 0.076
+  5-min slice (--head 300), load 1.4–2.1, back to back:
+                    pipeline, 120-s pieces   wall 26.8 s (11.2×)  CPU 44.9 s  1.7 cores busy
+                    bare-same                wall 64.9 s (4.6×)   CPU 75.3 s  1.2 cores busy
+  CER moves by run: bare-same on the same slice gave 0.186 in one run and 0.093 in the next
+  (temperature fallback samples with CTranslate2's per-process random seed), so single-run
+  CER differences below ~0.01 on a slice mean nothing.
 """
 
 from __future__ import annotations
