@@ -12,7 +12,7 @@ from abc import ABC, abstractmethod
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ActiveLoop, SlotSet
+from rasa_sdk.events import ActiveLoop, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import gateway, language, parsing, texts
@@ -80,6 +80,12 @@ class ActionAnswerFaq(Action):
         return "action_answer_faq"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List:
+        if answered_already(tracker, self.name()):
+            # Rasa predicted this action again for the same message (its fallback after a
+            # form rejected the message and no rule said what next): answering again would
+            # repeat the answer until Rasa's circuit breaker stops it (docs/load.md). Go
+            # back to the form's question, or wait for the resident.
+            return [FollowupAction(tracker.active_loop_name or "action_listen")]
         choice = lang_choice(tracker)
         events = lang_events(tracker, choice)
         query = tracker.latest_message.get("text") or ""
@@ -98,6 +104,16 @@ class ActionAnswerFaq(Action):
             )
             events.append(SlotSet("last_entry_id", answer["entry_id"]))
         return events
+
+
+def answered_already(tracker: Tracker, action_name: Text) -> bool:
+    """Whether ``action_name`` already ran since the resident's latest message."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            return False
+        if event.get("event") == "action" and event.get("name") == action_name:
+            return True
+    return False
 
 
 class _FixedReply(Action, ABC):

@@ -117,12 +117,36 @@ class AskWorkStatus(_AskSlot):
 
 
 class _Validate(FormValidationAction, ABC):
-    """Normalises each answer with a parser; counts unreadable answers; gives up at three."""
+    """Normalises each answer with a parser; counts unreadable answers; gives up at three.
+
+    The form's own question asked again in the middle of it ("which day is garbage
+    collected?" while the district is being asked) is not rejected: the form asks its
+    question again. Rejected, Rasa may not predict the form right after its rejection (the
+    rule that starts the form is zeroed), and its fallback, the FAQ action, then followed
+    itself until the circuit breaker stopped it (docs/load.md).
+    """
 
     parsers: Dict[Text, Callable[[Optional[Text]], Any]] = {}
+    # The intent that starts this form.
+    start_intent: Text = ""
 
     @abstractmethod
     def name(self) -> Text: ...
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> List[Dict[Text, Any]]:
+        events = await super().run(dispatcher, tracker, domain)
+        if self._asked_again(tracker, events):
+            # A slot event keeps Rasa's FormAction from rejecting the message; the
+            # question is asked afresh, so without the "didn't catch that" prefix.
+            events.append(SlotSet("form_retries", 0))
+        return events
+
+    def _asked_again(self, tracker: Tracker, events: List[Dict[Text, Any]]) -> bool:
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        answered = any(e.get("event") == "slot" and e.get("name") != "requested_slot"
+                       for e in events)
+        return bool(self.start_intent) and intent == self.start_intent and not answered
 
     async def required_slots(self, domain_slots: List[Text], dispatcher: CollectingDispatcher,
                              tracker: Tracker, domain: DomainDict) -> List[Text]:
@@ -138,6 +162,7 @@ class _Validate(FormValidationAction, ABC):
 
 
 class ValidateGarbageForm(_Validate):
+    start_intent = "ask_garbage_day"
     parsers = {"district": parsing.district}
 
     def name(self) -> Text:
@@ -149,6 +174,7 @@ class ValidateGarbageForm(_Validate):
 
 
 class ValidateNurseryForm(_Validate):
+    start_intent = "ask_nursery_application"
     parsers = {"child_age": parsing.child_age, "start_month": parsing.month}
 
     def name(self) -> Text:
@@ -164,6 +190,7 @@ class ValidateNurseryForm(_Validate):
 
 
 class ValidateRelocationForm(_Validate):
+    start_intent = "ask_relocation_subsidy"
     parsers = {"moved_from": parsing.moved_from, "moved_when": parsing.moved_when,
                "work_status": parsing.work_status}
 
