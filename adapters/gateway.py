@@ -65,7 +65,7 @@ def create_app(settings: Settings | None = None, retriever: Retriever | None = N
                 await run_in_threadpool(
                     lambda: app.state.retriever.warm_up(fallback_to_snapshot=True)
                 )
-            install_query_cache(app.state.retriever, settings.gateway.query_cache_size)
+            cache = install_query_cache(app.state.retriever, settings.gateway.query_cache_size)
             app.state.rasa = RasaClient(settings.rasa, http)
             app.state.chat = ChatService(app.state.rasa, app.state.retriever)
             app.state.line = LineChannel(settings, http, app.state.chat, app.state.retriever)
@@ -77,6 +77,8 @@ def create_app(settings: Settings | None = None, retriever: Retriever | None = N
             try:
                 yield
             finally:
+                if cache is not None:
+                    log.info("query embedding cache: %d hits, %d misses", cache.hits, cache.misses)
                 close_clerk()
                 app.state.line.close()
                 for task in (probe, purge):
