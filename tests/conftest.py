@@ -150,6 +150,19 @@ class Stack:
         self.start_action_server(wait=False)  # it starts while Rasa loads its model
         self.start_rasa()
         self.start_action_server(wait=True, start=False)
+        self.wait_gateway_sees_rasa()
+
+    def wait_gateway_sees_rasa(self, timeout_s: float = 60) -> None:
+        """Wait until the gateway's own probe has marked Rasa and the action server up: until
+        then it answers from retrieval (degraded), and a test's first message would too."""
+        import time
+
+        clients = self.app.state.rasa
+        deadline = time.monotonic() + timeout_s
+        while not (clients.rasa.up and clients.actions.up):
+            if time.monotonic() > deadline:
+                pytest.fail(f"the gateway did not see Rasa up within {timeout_s:.0f} s")
+            time.sleep(0.1)
 
     def start_action_server(self, wait: bool = True, start: bool = True) -> None:
         """(Re)start the action server on its port; wait until it answers."""

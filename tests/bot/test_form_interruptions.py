@@ -152,3 +152,23 @@ def test_an_interruption_in_a_form_is_answered_once(stack, form_name: str, kind:
     after_turn = _last_turn(_tracker(stack, who))
     assert mode == "rasa" and _text(after).strip(), _describe(after_turn)
     assert sum(e["event"] == "action" for e in after_turn) <= MAX_ACTIONS_PER_TURN, _describe(after_turn)
+
+
+@pytest.mark.parametrize(("start", "then"), [
+    (None, "action_listen"),  # outside any form: wait for the resident
+    ("ゴミ出しの曜日を教えてください", "garbage_form"),  # in a form: its question again
+])
+def test_the_faq_action_never_answers_one_message_twice(stack, start: str | None, then: str) -> None:  # type: ignore[no-untyped-def]
+    """The guard in ``action_answer_faq`` itself, whatever the rules predict: run it again
+    (through Rasa's API, as a policy would) after it has answered the latest message."""
+    who = f"t-int-{uuid.uuid4().hex[:8]}"
+    if start:
+        _chat(stack, who, start, "ja")
+    answer, mode = _chat(stack, who, "住民票はどこで取れますか", "ja")
+    assert mode == "rasa" and "住民票" in _text(answer)
+    response = httpx.post(f"{stack.settings.rasa.url}/conversations/{who}/execute",
+                          json={"name": "action_answer_faq"}, timeout=60)
+    assert response.status_code == 200, response.text
+    assert response.json()["messages"] == []
+    events = _tracker(stack, who)["events"]
+    assert events[-1] == {**events[-1], "event": "followup", "name": then}
