@@ -95,3 +95,32 @@ def test_smoothing_absorbs_a_one_word_flip() -> None:
 def test_speaker_ids() -> None:
     assert speaker_ids(3) == ["A", "B", "C"]
     assert speaker_ids(28)[-2:] == ["AA", "AB"]
+
+
+def _two_close_voices(rng: np.random.Generator, similarity: float, dim: int = 64) -> np.ndarray:
+    a = rng.normal(size=dim)
+    a /= np.linalg.norm(a)
+    b = rng.normal(size=dim)
+    b -= (b @ a) * a
+    b /= np.linalg.norm(b)
+    return np.stack([a, similarity * a + np.sqrt(1 - similarity**2) * b])
+
+
+def test_drifted_running_centroids_do_not_merge_two_close_voices() -> None:
+    # Issue 6: over three hours two voices 0.915 alike each absorbed some of the other's windows
+    # in the running labels; their running means grew ≥ 0.93 alike and they were merged for good.
+    rng = np.random.default_rng(6)
+    voices = _two_close_voices(rng, 0.915)
+    truth = np.repeat([0, 1], 400)
+    emb = voices[truth] + rng.normal(scale=0.03, size=(800, 64))
+    running = truth.copy()
+    running[rng.permutation(400)[:60]] = 1  # 15 % of voice 0's windows ran as voice 1
+    running[400 + rng.permutation(400)[:60]] = 0  # and the other way round
+    unit = emb / np.linalg.norm(emb, axis=1, keepdims=True)
+    drifted = [unit[running == k].mean(axis=0) for k in (0, 1)]
+    drifted = [d / np.linalg.norm(d) for d in drifted]
+    assert float(drifted[0] @ drifted[1]) >= 0.93  # the situation of the bug
+    labels, cents = finalize_labels(emb, running, max_speakers=5, merge_threshold=0.93)
+    assert len(cents) == 2 and labels.tolist() == truth.tolist()
+    # The same voices with clean running labels gave the same answer before and after.
+    assert finalize_labels(emb, truth, max_speakers=5)[0].tolist() == truth.tolist()
