@@ -139,8 +139,18 @@ class _Validate(FormValidationAction, ABC):
         if self._asked_again(tracker, events):
             # A slot event keeps Rasa's FormAction from rejecting the message; the
             # question is asked afresh, so without the "didn't catch that" prefix.
+            if tracker.get_slot("requested_slot") in self.parsers:  # mid-form, not its start
+                asked = list(dispatcher.messages)
+                dispatcher.messages.clear()
+                events += await self.answer_again(dispatcher, tracker)
+                dispatcher.messages.extend(asked)
             events.append(SlotSet("form_retries", 0))
         return events
+
+    async def answer_again(self, dispatcher: CollectingDispatcher,
+                           tracker: Tracker) -> List[Dict[Text, Any]]:
+        """What the form's start answers before its question, when asked again mid-form."""
+        return []
 
     def _asked_again(self, tracker: Tracker, events: List[Dict[Text, Any]]) -> bool:
         intent = (tracker.latest_message.get("intent") or {}).get("name")
@@ -179,6 +189,13 @@ class ValidateNurseryForm(_Validate):
 
     def name(self) -> Text:
         return "validate_nursery_form"
+
+    async def answer_again(self, dispatcher: CollectingDispatcher,
+                           tracker: Tracker) -> List[Dict[Text, Any]]:
+        # "When is the nursery deadline?" asked again: the KB's answer again (as
+        # action_nursery_overview gives it at the start), then the form's question.
+        reply = await send_entry(dispatcher, NURSERY_ENTRY, lang_choice(tracker).lang)
+        return [SlotSet("last_entry_id", NURSERY_ENTRY)] if reply else []
 
     def validate_child_age(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                            domain: DomainDict) -> Dict[Text, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -197,6 +198,19 @@ def page(browser: Any, gateway: str) -> Iterator[Page]:
     assert [e for e in watch.console_errors if "Content Security Policy" in e] == []
 
 
+def _wait_until(page: Page, expression: str, timeout_s: float = 10.0) -> None:
+    """Poll a JS expression from Python until it is true.
+
+    ``page.wait_for_function`` with a string polls through ``new Function`` in the page when
+    the first check is false, which the clerk app's CSP (no 'unsafe-eval') refuses — a
+    timing-dependent failure. ``page.evaluate`` runs through the DevTools protocol instead.
+    """
+    deadline = time.monotonic() + timeout_s
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"still false after {timeout_s} s: {expression}"
+        page.wait_for_timeout(50)
+
+
 def _login(page: Page, gateway: str, target: str) -> None:
     page.goto(f"{gateway}{target}")
     page.locator("#name").fill("suzuki")
@@ -260,7 +274,7 @@ def test_shortcuts_modes_merge_split_and_english(
     lines = page.locator("#transcript .line")
     expect(lines).to_have_count(2)
     player = "document.getElementById('player')"
-    page.wait_for_function(f"{player}.readyState >= 1")
+    _wait_until(page, f"{player}.readyState >= 1")
 
     lines.nth(0).locator(".text").click()
     page.keyboard.press("Alt+ArrowDown")
@@ -268,9 +282,9 @@ def test_shortcuts_modes_merge_split_and_english(
     assert page.evaluate(f"{player}.currentTime") == pytest.approx(2.0, abs=0.05)
     expect(lines.nth(1)).to_have_class(re.compile(r"\bplaying\b"))
     page.keyboard.press("Control+Space")
-    page.wait_for_function(f"!{player}.paused")
+    _wait_until(page, f"!{player}.paused")
     page.keyboard.press("Control+Space")
-    page.wait_for_function(f"{player}.paused")
+    _wait_until(page, f"{player}.paused")
 
     # 全文 shows what was said, low-confidence words marked; 整文 the cleaned text.
     page.locator("#mode-verbatim").click()
