@@ -194,8 +194,7 @@ class ValidateNurseryForm(_Validate):
                            tracker: Tracker) -> List[Dict[Text, Any]]:
         # "When is the nursery deadline?" asked again: the KB's answer again (as
         # action_nursery_overview gives it at the start), then the form's question.
-        reply = await send_entry(dispatcher, NURSERY_ENTRY, lang_choice(tracker).lang)
-        return [SlotSet("last_entry_id", NURSERY_ENTRY)] if reply else []
+        return await _send_nursery_entry(dispatcher, lang_choice(tracker).lang)
 
     def validate_child_age(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                            domain: DomainDict) -> Dict[Text, Any]:
@@ -264,6 +263,12 @@ class ActionGarbageDay(Action):
         return lang_events(tracker, choice) + [SlotSet("form_retries", 0)]
 
 
+async def _send_nursery_entry(dispatcher: CollectingDispatcher, lang: Text) -> List:
+    """The KB's nursery-application entry; the slot recording it when it was sent."""
+    reply = await send_entry(dispatcher, NURSERY_ENTRY, lang)
+    return [SlotSet("last_entry_id", NURSERY_ENTRY)] if reply else []
+
+
 class ActionNurseryOverview(Action):
     """The KB's nursery-application entry, before the questions that make it personal."""
 
@@ -272,10 +277,8 @@ class ActionNurseryOverview(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List:
         choice = lang_choice(tracker)
-        reply = await send_entry(dispatcher, NURSERY_ENTRY, choice.lang)
-        events = lang_events(tracker, choice) + [SlotSet("form_retries", 0)]
-        if reply:
-            events.append(SlotSet("last_entry_id", NURSERY_ENTRY))
+        sent = await _send_nursery_entry(dispatcher, choice.lang)
+        events = lang_events(tracker, choice) + [SlotSet("form_retries", 0)] + sent
         # Answers from an earlier conversation are stale unless this message repeats them.
         entities = {e.get("entity") for e in tracker.latest_message.get("entities") or []}
         if "child_age" not in entities:
