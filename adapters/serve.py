@@ -43,6 +43,7 @@ def run_stack(settings: Settings, with_rasa: bool = True, replicas: int = 1) -> 
     gateway_url = f"http://{settings.gateway.host}:{settings.gateway.port}"
     log_dir = settings.storage.data_dir / "log"
     children: list[Child] = []
+    _exit_on_sigterm()
     try:
         if with_rasa:
             model = train_model(settings.rasa)
@@ -62,6 +63,18 @@ def run_stack(settings: Settings, with_rasa: bool = True, replicas: int = 1) -> 
         for child in reversed(children):
             log.info("stopping %s", child.name)
             child.stop()
+
+
+def _exit_on_sigterm() -> None:
+    """SIGTERM (systemd, docker stop, a process-group kill) becomes SystemExit, so the
+    ``finally`` that stops Rasa and the action server runs.
+
+    uvicorn catches SIGTERM while it serves and, once shut down, raises it again; with
+    Python's default action the process then died before ``finally``, leaving the children
+    (in their own sessions) running. SIGINT already arrives as KeyboardInterrupt.
+    """
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
 
 
 def _wait_in_background(settings: Settings, children: list[Child]) -> None:
