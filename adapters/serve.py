@@ -117,6 +117,89 @@ def reuse_port_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+# A request's head (request line + headers) larger than this is refused with 431. h11 refuses
+# past 16 kB (uvicorn's h11_max_incomplete_event_size); llhttp, the parser in httptools, has
+# no limit at all, and uvicorn keeps what it parsed in memory: a client could send headers
+# without end. Browsers and LINE send well under 8 kB.
+MAX_HEAD_BYTES = 32 * 1024
+
+
+def msg_head_too_large() -> str:
+    return f"request head larger than {MAX_HEAD_BYTES} bytes"
+
+
+def _bounded_httptools() -> type:
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    class BoundedHttpToolsProtocol(HttpToolsProtocol):
+        """uvicorn's httptools protocol with :data:`MAX_HEAD_BYTES` on each request's head:
+        bytes received while a head is incomplete are counted, and past the limit the client
+        gets 431 and the connection is closed (its memory is then at most the limit plus one
+        read)."""
+
+        _head_bytes = 0
+        _head_done = False
+        _in_body = False
+        _too_large = False
+
+        def data_received(self, data: bytes) -> None:
+            self._head_done = False
+            super().data_received(data)
+            if self._head_done:
+                self._head_bytes = 0  # a head ended in this read; count the next one anew
+            elif not self._in_body and not self.transport.is_closing():
+                self._head_bytes += len(data)
+                if self._head_bytes > MAX_HEAD_BYTES:
+                    self._too_large = True
+                    self._refuse_head()
+
+        def on_headers_complete(self) -> None:
+            self._head_done = self._in_body = True
+            # A head that arrived in one read: measured whole here, before any app sees it.
+            size = len(self.url) + sum(len(n) + len(v) + 4 for n, v in self.headers)
+            if size > MAX_HEAD_BYTES:
+                # Stops the parser; uvicorn then calls send_400_response, answered with 431.
+                self._too_large = True
+                raise ValueError(msg_head_too_large())
+            super().on_headers_complete()
+
+        def send_400_response(self, msg: str) -> None:
+            if self._too_large:
+                self._refuse_head()
+            else:
+                super().send_400_response(msg)
+
+        def on_message_complete(self) -> None:
+            self._in_body = False
+            super().on_message_complete()
+
+        def _refuse_head(self) -> None:
+            msg = msg_head_too_large()
+            self.logger.warning("refused a request: %s", msg)
+            self.transport.write(
+                b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
+                b"content-type: text/plain; charset=utf-8\r\nconnection: close\r\n"
+                b"content-length: " + str(len(msg)).encode() + b"\r\n\r\n" + msg.encode()
+            )
+            self.transport.close()
+
+    return BoundedHttpToolsProtocol
+
+
+def uvicorn_http(name: str) -> str | type:
+    """uvicorn's ``http`` argument for ``gateway.http``: httptools (what "auto" picks when it
+    is installed) with a bound on request heads, or h11 as it is."""
+    if name == "h11":
+        return "h11"
+    try:
+        import httptools  # noqa: F401
+    except ImportError:
+        if name == "httptools":
+            raise
+        return "h11"
+    return _bounded_httptools()
+
+
 def serve_gateway(settings: Settings) -> None:
     """The gateway in this process until SIGINT/SIGTERM (sharing its port if ``reuse_port``)."""
     app = create_app(settings)
@@ -124,7 +207,7 @@ def serve_gateway(settings: Settings) -> None:
     # handler set up by the CLI, which masks personal data.
     server = uvicorn.Server(uvicorn.Config(
         app, host=settings.gateway.host, port=settings.gateway.port, log_level="info",
-        log_config=None, http=settings.gateway.http, loop=settings.gateway.loop,
+        log_config=None, http=uvicorn_http(settings.gateway.http), loop=settings.gateway.loop,
     ))
     if settings.gateway.reuse_port:
         server.run(sockets=[reuse_port_socket(settings.gateway.host, settings.gateway.port)])

@@ -26,15 +26,17 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve_in_thread(app, port: int | None = None, timeout_s: float = 60) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    """Run an ASGI ``app`` with uvicorn on a loopback port in a daemon thread; yields its URL."""
+def serve_in_thread(app, port: int | None = None, timeout_s: float = 60, **config) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """Run an ASGI ``app`` with uvicorn on a loopback port in a daemon thread; yields its URL.
+    ``config``: more ``uvicorn.Config`` arguments (``http="h11"``, …)."""
     import threading
     import time
 
     import uvicorn
 
     port = port or free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                           **config))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + timeout_s

@@ -50,6 +50,7 @@ from typing import Any
 import httpx
 
 from adapters.line.signature import sign
+from adapters.rasa_client import shard
 from bench.chat_latency import process_name, process_tree, start_stack, stop_stack, wait_rasa
 from bench.load.fake_line import FakeLineApi, serving
 from bench.load.messages import Query, Resident, residents
@@ -77,6 +78,7 @@ class PhaseResult:
     outcomes: list[Outcome] = field(default_factory=list)
     wall_s: float = 0.0
     cpu_s: dict[str, float] = field(default_factory=dict)
+    rasa_split_s: list[float] = field(default_factory=list)  # CPU of each Rasa process
 
     @property
     def errors(self) -> int:
@@ -105,11 +107,13 @@ def percentile(sorted_ms: list[float], q: float) -> float:
 class Targets:
     """How to send one message through each path."""
 
-    def __init__(self, http: httpx.AsyncClient, gateway: str, rasa: str, fake: FakeLineApi,
-                 secret: str, timeout_s: float) -> None:
+    def __init__(self, http: httpx.AsyncClient, gateway: str, rasa: str | list[str],
+                 fake: FakeLineApi, secret: str, timeout_s: float) -> None:
         self.http = http
         self.gateway = gateway.rstrip("/")
-        self.rasa = rasa.rstrip("/")
+        # Every Rasa process, in the gateway's hash order: bare Rasa messages go to the one
+        # the gateway would pick for the same sender (adapters.rasa_client.shard).
+        self.rasa = [u.rstrip("/") for u in ([rasa] if isinstance(rasa, str) else rasa)]
         self.fake = fake
         self.secret = secret
         self.timeout_s = timeout_s
@@ -174,9 +178,11 @@ class Targets:
 
     async def bare(self, resident: Resident, query: Query) -> Outcome:
         # The metadata the gateway would send for a correctly detected language.
-        body = {"sender": f"bare-{resident.sender}", "message": query.text,
+        sender = f"bare-{resident.sender}"
+        body = {"sender": sender, "message": query.text,
                 "metadata": {"lang": query.lang, "lang_source": "detected"}}
-        return await self._post_chat(f"{self.rasa}{RASA_CHANNEL}", body, "bare")
+        rasa = self.rasa[shard(sender, len(self.rasa))]
+        return await self._post_chat(f"{rasa}{RASA_CHANNEL}", body, "bare")
 
     async def end_to_end(self, resident: Resident, query: Query) -> Outcome:
         if resident.channel == "line":
@@ -205,7 +211,7 @@ async def run_phase(name: str, send: Send, people: list[Resident], concurrency: 
     queue: asyncio.Queue[Resident] = asyncio.Queue()
     for person in people:
         queue.put_nowait(person)
-    cpu0 = cpu_seconds(pids)
+    cpu0, split0 = cpu_seconds(pids), rasa_cpu_seconds(pids)
     t0 = time.perf_counter()
     deadline = t0 + duration_max_s
 
@@ -219,9 +225,24 @@ async def run_phase(name: str, send: Send, people: list[Resident], concurrency: 
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     result.wall_s = time.perf_counter() - t0
-    cpu1 = cpu_seconds(pids)
+    cpu1, split1 = cpu_seconds(pids), rasa_cpu_seconds(pids)
     result.cpu_s = {k: cpu1.get(k, 0.0) - v for k, v in cpu0.items()}
+    result.rasa_split_s = [b - a for a, b in zip(split0, split1)]
     return result
+
+
+def rasa_cpu_seconds(pids: list[int]) -> list[float]:
+    """User + system CPU seconds of each Rasa server process (in ``pids`` order)."""
+    out = []
+    for pid in pids:
+        try:
+            if process_name(pid) != "rasa server":
+                continue
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        out.append((int(fields[11]) + int(fields[12])) / CLK_TCK)
+    return out
 
 
 def cpu_seconds(pids: list[int]) -> dict[str, float]:
@@ -267,7 +288,11 @@ def cpu_line(result: PhaseResult) -> str:
     parts = [f"{name} {secs * 1000 / done:.0f}" for name, secs in
              sorted(result.cpu_s.items(), key=lambda kv: -kv[1]) if secs > 0]
     total = sum(result.cpu_s.values()) * 1000 / done
-    return f"  CPU ms/message: total {total:.0f} = " + ", ".join(parts)
+    text = f"  CPU ms/message: total {total:.0f} = " + ", ".join(parts)
+    if len(result.rasa_split_s) > 1:
+        text += " (rasa server: " + " + ".join(
+            f"{secs * 1000 / done:.0f}" for secs in result.rasa_split_s) + ")"
+    return text
 
 
 def report_phase(e2e: PhaseResult, bare: PhaseResult | None) -> dict[str, float]:
@@ -325,6 +350,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--warmup", type=int, default=32, help="unmeasured messages per path first")
     p.add_argument("--timeout", type=float, default=30.0, help="seconds before a message fails")
     p.add_argument("--seed", type=int, default=8)
+    p.add_argument("--rasa-processes", type=int, default=None,
+                   help="Rasa processes of the stack started here (rasa.processes; default: "
+                        "the setting's, 2 on ≥ 2 cores)")
+    p.add_argument("--http", choices=("auto", "h11", "httptools"), default=None,
+                   help="the started gateway's HTTP parser (gateway.http; default auto)")
+    p.add_argument("--loop", choices=("auto", "asyncio", "uvloop"), default=None,
+                   help="the started gateway's event loop (gateway.loop; default auto)")
     p.add_argument("--url", help="a running gateway (default: start the stack here)")
     p.add_argument("--rasa-url", help="its Rasa server (default: from the gateway's /api/health)")
     p.add_argument("--line-secret", default="",
@@ -369,13 +401,24 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
                "MADOGUCHI_LINE__CHANNEL_ACCESS_TOKEN": token,
                "MADOGUCHI_LINE__API_BASE_URL": f"http://127.0.0.1:{line_port}",
                "MADOGUCHI_LINE__DATA_API_BASE_URL": f"http://127.0.0.1:{line_port}"}
+        for name, value in (("MADOGUCHI_RASA__PROCESSES", args.rasa_processes),
+                            ("MADOGUCHI_GATEWAY__HTTP", args.http),
+                            ("MADOGUCHI_GATEWAY__LOOP", args.loop)):
+            if value is not None:
+                env[name] = str(value)
+        print("stack settings: " + ", ".join(
+            f"{k.removeprefix('MADOGUCHI_').lower()}={env.get(k, 'default')}"
+            for k in ("MADOGUCHI_RASA__PROCESSES", "MADOGUCHI_GATEWAY__HTTP",
+                      "MADOGUCHI_GATEWAY__LOOP")), flush=True)
         proc, url = start_stack(env)
         print(f"stack: madoguchi serve at {url}, data and logs in {data_dir}", flush=True)
     try:
         ready = wait_rasa(url)
         health = httpx.get(f"{url}/api/health", timeout=5).json()
-        rasa_url = args.rasa_url or health["components"]["rasa"]["url"]
-        print(f"stack ready in {ready:.1f} s; Rasa at {rasa_url}", flush=True)
+        rasa = health["components"]["rasa"]
+        processes = [p["url"] for p in rasa.get("processes", [])] or [rasa["url"]]
+        rasa_url: str | list[str] = [args.rasa_url] if args.rasa_url else processes
+        print(f"stack ready in {ready:.1f} s; Rasa at {', '.join(rasa_url)}", flush=True)
         # Without our own stack, only the gateway's CPU (its pid is in the health answer).
         pids = process_tree(proc.pid) if proc else [p for p in [health.get("pid")] if p]
         return await measure(args, url, rasa_url, secret, token, line_port, pids)
@@ -386,7 +429,8 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
               f"total {time.monotonic() - started:.0f} s", flush=True)
 
 
-async def measure(args: argparse.Namespace, url: str, rasa_url: str, secret: str, token: str,
+async def measure(args: argparse.Namespace, url: str, rasa_url: str | list[str], secret: str,
+                  token: str,
                   line_port: int, pids: list[int], fake: FakeLineApi | None = None,
                   ) -> dict[str, float]:
     """Serve the fake LINE API on ``line_port`` and run the phases against ``url``."""
@@ -492,13 +536,20 @@ async def phases(args: argparse.Namespace, targets: Targets, fake: FakeLineApi, 
 
 async def drain(targets: Targets, resident: Resident, after: str) -> None:
     """Wait until Rasa has worked through what a phase left queued (requests whose client
-    gave up are still processed): one more message, answered only after them."""
+    gave up are still processed): one more message to each Rasa process, answered only
+    after them."""
     t0 = time.perf_counter()
-    probe = Resident(resident.index, "rest", resident.lang, resident.questions[:1],
-                     f"{resident.run}-drain-{uuid.uuid4().hex[:6]}")
+    run = f"{resident.run}-drain-{uuid.uuid4().hex[:6]}"
+    n = len(targets.rasa)
+    probes: dict[int, Resident] = {}
+    for i in range(1000 * n):
+        probe = Resident(i, "rest", resident.lang, resident.questions[:1], run)
+        probes.setdefault(shard(f"bare-{probe.sender}", n), probe)
+        if len(probes) == n:
+            break
     saved, targets.timeout_s = targets.timeout_s, max(targets.timeout_s, 300.0)
     try:
-        await targets.bare(probe, probe.questions[0])
+        await asyncio.gather(*(targets.bare(p, p.questions[0]) for p in probes.values()))
     finally:
         targets.timeout_s = saved
     waited = time.perf_counter() - t0
