@@ -143,10 +143,10 @@ def start_rasa(settings: RasaSettings, model: Path, tracker_db: Path, log_dir: P
     env = {"MADOGUCHI_ACTION_ENDPOINT": f"http://127.0.0.1:{action_port}/webhook",
            "MADOGUCHI_TRACKER_DB": str(tracker_db.resolve())}
     # Shared stores for several Rasa replicas (bot/tracker_store.py, bot/lock_store.py).
-    for name, value in (("MADOGUCHI_TRACKER_URL", settings.tracker_url),
-                        ("MADOGUCHI_LOCK_URL", settings.lock_url)):
+    for variable, value in (("MADOGUCHI_TRACKER_URL", settings.tracker_url),
+                            ("MADOGUCHI_LOCK_URL", settings.lock_url)):
         if value.get_secret_value():
-            env[name] = value.get_secret_value()
+            env[variable] = value.get_secret_value()
     if e5_lib is not None:
         env["MADOGUCHI_E5_LIB"] = str(Path(e5_lib).resolve())
     return _spawn(name, cmd, settings.project_dir, env, log_dir)
