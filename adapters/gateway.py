@@ -67,7 +67,8 @@ def create_app(settings: Settings | None = None, retriever: Retriever | None = N
                 )
             cache = install_query_cache(app.state.retriever, settings.gateway.query_cache_size)
             app.state.rasa = RasaClient(settings.rasa, http)
-            app.state.chat = ChatService(app.state.rasa, app.state.retriever)
+            app.state.chat = ChatService(app.state.rasa, app.state.retriever,
+                                         share_vector=settings.gateway.share_query_vector)
             app.state.line = LineChannel(settings, http, app.state.chat, app.state.retriever)
             close_clerk = clerk.open_clerk(app, settings)
             await app.state.rasa.probe()

@@ -49,7 +49,7 @@ class RasaSettings(BaseModel):
     # each resident to one of them by a stable hash of the sender id, so the default SQLite
     # tracker store and in-memory lock store stay correct (docs/scaling.md). 0: 2 on a
     # machine with at least 2 cores, else 1. Each process holds its own copy of the model
-    # (~0.9 GB resident with the sample bot).
+    # (~1.27 GB resident with the sample bot, ~0.8 GB of it its own: docs/scaling.md).
     processes: int = Field(default=0, ge=0, le=16)
     # The Rasa servers the gateway balances over, in hash order; empty: `url` alone.
     # `madoguchi serve` sets it to the processes it started (gateway replicas get it too).
@@ -149,6 +149,9 @@ class GatewaySettings(BaseModel):
     # Query embeddings kept by exact text (adapters/embed_cache.py): repeated questions skip
     # the ~10 ms embedding. 0: none.
     query_cache_size: int = Field(default=4096, ge=0)
+    # Embed each message once: the gateway sends its query vector to Rasa's e5 featurizer,
+    # which then does not embed it again (adapters/chat.py); False for A/B runs.
+    share_query_vector: bool = True
     # The HTTP client's cheaper idle-connection check (adapters/http_pool.py); False keeps
     # httpx's pool as it is (for A/B runs).
     fast_http_pool: bool = True
