@@ -164,6 +164,7 @@ class Retriever:
             if lang in ("zh-Hans", "zh-Hant") else {}
         )
         tags = {entries[i].id: s for i, s in state.lexical.tag_scores(text).items()}
+        chars = {entries[i].id: s for i, s in state.lexical.char_scores(text, lang).items()}
         n = self.settings.lexical_candidates
         also = [*sorted(lexical, key=lexical.__getitem__, reverse=True)[:n],
                 *sorted(tags, key=tags.__getitem__, reverse=True)[:n]]
@@ -174,7 +175,7 @@ class Retriever:
             fields = _without(fields, expired)
             lexical = {i: s for i, s in lexical.items() if i not in expired}
             lexical_ja = {i: s for i, s in lexical_ja.items() if i not in expired}
-        return QueryScores(lang, fields, lexical, lexical_ja, tags)
+        return QueryScores(lang, fields, lexical, lexical_ja, tags, chars)
 
     def rank(self, scores: QueryScores, lang: str, top_k: int) -> list[FaqHit]:
         """Fuse raw scores into ranked hits (``settings.fusion``); questions shown in ``lang``,
@@ -305,7 +306,11 @@ def _lexical(kb: KnowledgeBase) -> LexicalIndex:
     }
     japanese = [_lexical_text(e, ("ja", "ja-easy")) for e in kb.entries]
     tags = [e.tags for e in kb.entries]
-    return LexicalIndex([_lexical_text(e) for e in kb.entries], by_lang, japanese, tags)
+    chars = {
+        lang: ["\n".join([*e.questions.get(lang, ()), e.answers.get(lang, "")]) for e in kb.entries]
+        for lang in sorted({lang for e in kb.entries for lang in e.questions})
+    }
+    return LexicalIndex([_lexical_text(e) for e in kb.entries], by_lang, japanese, tags, chars)
 
 
 def _without(fields: FieldScores, expired: set[str]) -> FieldScores:

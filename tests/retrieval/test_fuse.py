@@ -40,3 +40,14 @@ def test_a_query_word_naming_a_tag_counts_by_how_specific_the_tag_is() -> None:
     assert index.tag_scores("手当 申請") == {0: 0.5, 1: 0.5}
     assert index.tag_scores("child  allowance") == {2: 1.0}
     assert index.tag_scores("児童手当の申請") == {}
+
+
+def test_character_ngram_feature_and_weights_fitted_before_it() -> None:
+    # The character n-gram cosine is the last feature; an older, shorter weight tuple
+    # (from a city's settings) still ranks, with that feature left out.
+    names = ("q:ja",)
+    matrix = np.array([[0.80], [0.80]], dtype=np.float32)
+    scores = QueryScores("es", FieldScores(("a", "b"), names, matrix), {}, chars={"b": 0.6})
+    assert fields_fusion(scores, WEIGHTS)["a"] == fields_fusion(scores, WEIGHTS)["b"]
+    fused = fields_fusion(scores, (*WEIGHTS, 0.06))
+    assert fused["b"] > fused["a"]

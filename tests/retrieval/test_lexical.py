@@ -48,3 +48,37 @@ def test_scripts_without_spaces_become_ngrams() -> None:
     assert "แมว" in analyze_language("ทรายแมว")
     assert analyze_language("아이를 맡길") == ["아이", "이를", "맡길"]
     assert analyze_language("") == []
+
+
+def test_char_ngrams_meet_inflected_unaccented_and_unspaced_text() -> None:
+    # BM25's whole words (and four-letter stems) miss "guarderías" vs "guardería" and
+    # "nhatre" vs "nhà trẻ"; character n-grams of the entry's text in the query's
+    # language still meet them.
+    docs = {
+        "es": ["¿Cómo solicito plaza en la guardería?", "¿Cómo tiro las pilas secas?"],
+        "vi": ["Đăng ký vào nhà trẻ", "Vứt pin khô như thế nào"],
+        "ja": ["保育園の申込み", "乾電池の出し方"],
+    }
+    index = LexicalIndex(["", ""], {}, None, (), docs)
+    for text, lang in (("guarderias plazas", "es"), ("nha tre dang ky", "vi"), ("保育所 申込", "ja"),
+                       ("ほいくえん 保育", "ja-easy")):
+        scores = index.char_scores(text, lang)
+        assert max(scores, key=scores.get) == 0, (text, scores)  # type: ignore[arg-type]
+        assert 0.0 < scores[0] <= 1.0 + 1e-9
+    assert index.char_scores("guarderias", "ko") == {}  # no text in that language
+    assert index.char_scores("!!! ???", "es") == {}
+    assert index.char_scores("zzzz", "es") == {}
+
+
+def test_char_ngram_cosine_is_one_for_the_same_text_and_ignores_empty_documents() -> None:
+    from retrieval.lexical import CharNgramIndex, char_ngrams
+
+    index = CharNgramIndex(["La guardería municipal", "", "guardería privada"])
+    scores = index.scores("la guardería municipal")
+    assert abs(scores[0] - 1.0) < 1e-6 and 1 not in scores and 0 < scores[2] < scores[0]
+    assert CharNgramIndex([]).scores("x") == {} and CharNgramIndex([""]).scores("x") == {}
+    # Latin words padded and folded, 3- to 5-grams; other scripts 1- to 3-grams per run;
+    # Thai marks stay inside their run.
+    assert {" gua", "eria ", " a "} <= set(char_ngrams("Guardería, a"))
+    assert {"保", "保育", "保育園"} <= set(char_ngrams("保育園"))
+    assert "ที่" in char_ngrams("ที่นี่")
