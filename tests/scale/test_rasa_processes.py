@@ -110,7 +110,7 @@ def all_up(stack) -> bool:  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.slow
-def test_each_sender_stays_on_its_process_and_both_get_senders(two_rasa) -> None:  # type: ignore[no-untyped-def]
+def test_each_sender_stays_on_its_process_and_a_form_goes_on_there(two_rasa) -> None:  # type: ignore[no-untyped-def]
     wait_until(lambda: all_up(two_rasa), "both Rasa processes up")
     health = rasa_health(two_rasa)
     assert [p["url"] for p in health["processes"]] == two_rasa.settings.rasa.urls
@@ -119,8 +119,10 @@ def test_each_sender_stays_on_its_process_and_both_get_senders(two_rasa) -> None
         before = [p["answered"] for p in rasa_health(two_rasa)["processes"]]
         cpu0 = [cpu_s(c) for c in two_rasa.rasa_children]
         for sender in senders_on(index, 3):
-            for message in ("こんにちは", FAQ, "ありがとう"):
-                assert ask(two_rasa, sender, message)
+            # A form across turns (its state in the tracker store), then an FAQ question.
+            assert "地区" in ask(two_rasa, sender, GARBAGE)
+            assert GARBAGE_DAYS in ask(two_rasa, sender, DISTRICT)
+            assert ask(two_rasa, sender, FAQ)
         cpu1 = [cpu_s(c) for c in two_rasa.rasa_children]
         after = [p["answered"] for p in rasa_health(two_rasa)["processes"]]
         # The gateway's view: all nine turns to the sender's process, none to the other.
