@@ -18,6 +18,12 @@ concurrency, posted straight to Rasa's REST channel):
   Rasa gets the first ``--bare-messages`` of them (the ratio needs no more, and the run stays
   within a few minutes).
 
+``--rates 10,20,30`` adds paced phases after ``sustained``: end to end, messages sent at each
+fixed rate (open loop, at most ``--sustained-concurrency`` in flight) for ``--rate-seconds``
+each, and the highest rate whose p95 stays ≤ 150 ms. The closed ``sustained`` phase keeps 16
+residents waiting on answers and nothing else, so its p95 is 16 / throughput by Little's
+law; the paced phases say what latency residents get at a given arrival rate.
+
 Every phase stops sending new messages after ``--duration-max`` seconds (messages not sent
 are reported as such, not as errors). A LINE message counts from the webhook POST until its
 answer reaches the fake LINE API; an error is anything but an answer: HTTP error, timeout,
@@ -79,6 +85,7 @@ class PhaseResult:
     wall_s: float = 0.0
     cpu_s: dict[str, float] = field(default_factory=dict)
     rasa_split_s: list[float] = field(default_factory=list)  # CPU of each Rasa process
+    late: int = 0  # paced phases: messages sent > 50 ms after their time
 
     @property
     def errors(self) -> int:
@@ -203,9 +210,15 @@ Send = Callable[[Resident, Query], Awaitable[Outcome]]
 
 
 async def run_phase(name: str, send: Send, people: list[Resident], concurrency: int,
-                    duration_max_s: float, pids: list[int]) -> PhaseResult:
+                    duration_max_s: float, pids: list[int], rate: float | None = None
+                    ) -> PhaseResult:
     """``concurrency`` workers, each taking the next resident and asking their questions in
-    order; no new message after ``duration_max_s``."""
+    order; no new message after ``duration_max_s``.
+
+    ``rate``: paced (open loop) instead of as fast as answers come back — message *i* of the
+    phase is sent at ``i / rate`` seconds, by whichever worker is free; a message no worker
+    was free to send within 50 ms of its time counts as ``late`` (then the offered rate was
+    not held, and the latencies flatter the system)."""
     planned = sum(len(p.questions) for p in people)
     result = PhaseResult(name, concurrency, planned)
     queue: asyncio.Queue[Resident] = asyncio.Queue()
@@ -214,11 +227,23 @@ async def run_phase(name: str, send: Send, people: list[Resident], concurrency: 
     cpu0, split0 = cpu_seconds(pids), rasa_cpu_seconds(pids)
     t0 = time.perf_counter()
     deadline = t0 + duration_max_s
+    tickets = [0]
+
+    async def paced() -> None:
+        due = t0 + tickets[0] / rate  # type: ignore[operator]
+        tickets[0] += 1
+        wait = due - time.perf_counter()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        elif wait < -0.05:
+            result.late += 1
 
     async def worker() -> None:
         while not queue.empty():
             person = queue.get_nowait()
             for query in person.questions:
+                if rate:
+                    await paced()
                 if time.perf_counter() > deadline:
                     return
                 result.outcomes.append(await send(person, query))
@@ -341,6 +366,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--sustained-messages", type=int, default=600,
                    help="sustained phase: messages (0 skips the phase)")
     p.add_argument("--sustained-concurrency", type=int, default=16)
+    p.add_argument("--rates", type=lambda v: [float(x) for x in v.split(",") if x.strip()],
+                   default=[], help="paced phases: offered rates in msg/s, e.g. 10,20,30 "
+                                    "(open loop, at most --sustained-concurrency in flight)")
+    p.add_argument("--rate-seconds", type=float, default=20.0,
+                   help="paced phases: seconds of messages per rate")
     p.add_argument("--bare-messages", type=int, default=1000,
                    help="volume phase: messages also sent to bare Rasa (0: none)")
     p.add_argument("--duration-max", type=float, default=270.0,
@@ -512,6 +542,9 @@ async def phases(args: argparse.Namespace, targets: Targets, fake: FakeLineApi, 
                     "errors": figures["errors"] + e2e.errors,
                     "bare_errors": figures["bare_errors"] + bare.errors}
         print(flush=True)
+    if args.rates:
+        figures |= await paced_phases(args, targets, warm[0], pids, line_share, run_id)
+        print(flush=True)
     if args.messages > 0:
         people = residents(args.messages, line_share, seed=args.seed + 2, run=f"{run_id}v")
         e2e = await phase("volume", targets.end_to_end, people, args.concurrency)
@@ -532,6 +565,35 @@ async def phases(args: argparse.Namespace, targets: Targets, fake: FakeLineApi, 
     print(f"fake LINE API calls: {dict(sorted(fake.counts.items()))}")
     figures["line_problems"] = len(fake.problems)
     return figures
+
+
+async def paced_phases(args: argparse.Namespace, targets: Targets, warm: Resident,
+                       pids: list[int], line_share: float, run_id: str) -> dict[str, float]:
+    """End to end at each offered rate of ``--rates`` (open loop, at most
+    ``--sustained-concurrency`` in flight) for ``--rate-seconds`` each: the latency a resident
+    sees when messages arrive at that rate, not as fast as the stack answers."""
+    best = 0.0
+    print(f"phase paced: messages sent at a fixed rate, at most {args.sustained_concurrency} "
+          f"in flight, {args.rate_seconds:.0f} s per rate, end to end", flush=True)
+    for i, rate in enumerate(args.rates):
+        people = residents(max(1, round(rate * args.rate_seconds)), line_share,
+                           seed=args.seed + 10 + i, run=f"{run_id}r{i}")
+        result = await run_phase(f"paced {rate:g}/s", targets.end_to_end, people,
+                                 args.sustained_concurrency, args.rate_seconds * 3, pids,
+                                 rate=rate)
+        await drain(targets, warm, result.name)
+        ms = result.latencies()
+        p95 = percentile(ms, 95)
+        held = result.late <= 0.01 * max(1, len(result.outcomes))
+        if held and result.errors == 0 and p95 <= 150:
+            best = max(best, rate)
+        print(summary_line(f"offered {rate:g} msg/s", result)
+              + f"  late {result.late}" + ("" if held else " (rate not held)"), flush=True)
+        print(cpu_line(result), flush=True)
+    print(f"  highest offered rate with p95 ≤ 150 ms, 0 errors and the rate held: "
+          f"{best:g} msg/s" if best else
+          "  no offered rate had p95 ≤ 150 ms with 0 errors and the rate held", flush=True)
+    return {"paced_best_msg_s": best}
 
 
 async def drain(targets: Targets, resident: Resident, after: str) -> None:

@@ -33,7 +33,7 @@ def test_small_load_run_answers_every_message(stack, tmp_path, capsys) -> None: 
     app = create_app(settings, retriever=stack.retriever)
     args = parse_args(["--messages", "200", "--concurrency", "8", "--sustained-messages", "0",
                        "--bare-messages", "24", "--warmup", "4", "--duration-max", "600",
-                       "--timeout", "60"])
+                       "--timeout", "60", "--rates", "4", "--rate-seconds", "5"])
     fake = FakeLineApi(token=TOKEN, keep_bodies=True)
 
     # A thread of its own: an earlier test in the session may leave an event loop set as
@@ -44,6 +44,10 @@ def test_small_load_run_answers_every_message(stack, tmp_path, capsys) -> None: 
 
     report = capsys.readouterr().out
     assert figures["volume_sent"] == 200, report
+    # The paced phase sent its 20 messages at 4 a second (5 s, not as fast as answered).
+    paced = next(line for line in report.splitlines() if "offered 4 msg/s" in line)
+    assert "n=   20 errors=0" in paced and "late 0" in paced, report
+    assert 3.0 <= float(paced.split("errors=0")[1].split("msg/s")[0]) <= 4.4, paced
     assert figures["errors"] == 0, report
     assert not fake.problems, fake.problems
     # Both channels carried traffic: LINE answers came back by reply, through the fake API.
