@@ -53,6 +53,8 @@ class ChatService:
         # The action server keeps an explicit (UI) language over a detected one.
         source = "ui" if guess.reason == "given" else "detected"
         if self.rasa.rasa.up:
+            # Only the gateway puts a query vector in (a client's own would reach Rasa's NLU).
+            metadata = {k: v for k, v in metadata.items() if k != SHARED_VECTOR_KEY}
             extra: dict[str, Any] = {"lang": lang, "lang_source": source}
             if self.share_vector:
                 shared = await run_in_threadpool(query_vector, self.retriever, message)

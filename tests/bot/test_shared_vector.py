@@ -117,3 +117,26 @@ def test_through_the_stack_rasa_takes_the_vector_and_the_tracker_store_never_see
     with sqlite3.connect(stack.log_dir / "tracker.db") as db:
         rows = db.execute("SELECT data FROM events WHERE sender_id = ?", (sender,)).fetchall()
     assert rows and not any(SHARED_VECTOR_KEY in data for (data,) in rows)
+
+
+def test_a_clients_own_vector_never_reaches_rasa(retriever) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    from adapters.chat import ChatService
+
+    class Recording:  # the transport to Rasa, recording what would be posted
+        def __init__(self) -> None:
+            self.rasa = type("State", (), {"up": True})()
+            self.sent: list[dict] = []  # type: ignore[type-arg]
+
+        async def send(self, sender: str, message: str, metadata: dict) -> list[dict]:  # type: ignore[type-arg]
+            self.sent.append(metadata)
+            return [{"text": "ok"}]
+
+    forged = {"model": "x", "vector": "AAAA"}
+    rasa = Recording()
+    chat = ChatService(rasa, retriever)  # type: ignore[arg-type]
+    for text in ("ごみの日  はいつ", "ごみの日"):  # no vector of the gateway's / the gateway's
+        asyncio.run(chat.handle("s", text, {"lang": "ja", SHARED_VECTOR_KEY: forged}))
+    assert SHARED_VECTOR_KEY not in rasa.sent[0]
+    assert rasa.sent[1][SHARED_VECTOR_KEY] == query_vector(retriever, "ごみの日")
