@@ -18,7 +18,7 @@ concurrency, posted straight to Rasa's REST channel):
   Rasa gets the first ``--bare-messages`` of them (the ratio needs no more, and the run stays
   within a few minutes).
 
-``--rates 10,20,30`` adds paced phases after ``sustained``: end to end, messages sent at each
+``--rates 20,35,50`` (the default; ``--rates ''`` for none) adds paced phases after ``sustained``: end to end, messages sent at each
 fixed rate (open loop, at most ``--sustained-concurrency`` in flight) for ``--rate-seconds``
 each, and the highest rate whose p95 stays ≤ 150 ms. The closed ``sustained`` phase keeps 16
 residents waiting on answers and nothing else, so its p95 is 16 / throughput by Little's
@@ -367,8 +367,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="sustained phase: messages (0 skips the phase)")
     p.add_argument("--sustained-concurrency", type=int, default=16)
     p.add_argument("--rates", type=lambda v: [float(x) for x in v.split(",") if x.strip()],
-                   default=[], help="paced phases: offered rates in msg/s, e.g. 10,20,30 "
-                                    "(open loop, at most --sustained-concurrency in flight)")
+                   default=[20.0, 35.0, 50.0],
+                   help="paced phases: offered rates in msg/s, comma-separated (open loop, at "
+                        "most --sustained-concurrency in flight; '' for none)")
     p.add_argument("--rate-seconds", type=float, default=20.0,
                    help="paced phases: seconds of messages per rate")
     p.add_argument("--bare-messages", type=int, default=1000,
@@ -590,6 +591,11 @@ async def paced_phases(args: argparse.Namespace, targets: Targets, warm: Residen
         print(summary_line(f"offered {rate:g} msg/s", result)
               + f"  late {result.late}" + ("" if held else " (rate not held)"), flush=True)
         print(cpu_line(result), flush=True)
+        if rate >= 50:
+            verdict(f"≥ 50 msg/s with p95 ≤ 150 ms (paced, at most {args.sustained_concurrency} "
+                    "in flight)", held and result.errors == 0 and p95 <= 150,
+                    f"{rate:g} msg/s offered, {result.throughput:.1f} answered a second, "
+                    f"p95 {p95:.0f} ms, {result.late} late")
     print(f"  highest offered rate with p95 ≤ 150 ms, 0 errors and the rate held: "
           f"{best:g} msg/s" if best else
           "  no offered rate had p95 ≤ 150 ms with 0 errors and the rate held", flush=True)
