@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-
 from starlette.concurrency import run_in_threadpool
 
 from adapters.language_guard import unsupported_language, unsupported_messages

@@ -88,6 +88,13 @@ def fast_e5_engine(settings: Settings) -> Path | None:
     return engine_path(settings.retrieval.native_dir, 1)
 
 
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nothing holds on ``host`` right now (the kernel's pick)."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
 def port_free(port: int, host: str = "127.0.0.1") -> bool:
     """Whether nothing listens on (or holds) ``host:port`` right now."""
     with socket.socket() as sock:
@@ -109,9 +116,7 @@ def rasa_process_urls(settings: RasaSettings, processes: int | None = None) -> l
     for i in range(1, processes):
         port = settings.port + i
         if port in taken or not port_free(port):
-            with socket.socket() as sock:
-                sock.bind(("127.0.0.1", 0))
-                port = int(sock.getsockname()[1])
+            port = free_port()
         taken.add(port)
         urls.append(urlunsplit(parts._replace(netloc=f"{host}:{port}")))
     return urls

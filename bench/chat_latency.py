@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -21,6 +20,8 @@ from pathlib import Path
 
 import httpx
 
+from adapters.stack import free_port
+
 QUESTIONS = [
     "保育園の申し込みはいつまでですか",
     "When is the deadline to apply for a nursery school?",
@@ -28,12 +29,6 @@ QUESTIONS = [
     "燃えるごみの収集日を教えて",
     "転入届に必要なものは？",
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _rss_mb(pid: int) -> float:
@@ -69,7 +64,7 @@ def process_name(pid: int) -> str:
 
 def start_stack(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
     """``madoguchi serve`` on free ports with ``env`` (the load harness uses it too)."""
-    port, rasa, actions = _free_port(), _free_port(), _free_port()
+    port, rasa, actions = free_port(), free_port(), free_port()
     env = {**env, "MADOGUCHI_GATEWAY__PORT": str(port),
            "MADOGUCHI_RASA__URL": f"http://127.0.0.1:{rasa}", "MADOGUCHI_RASA__PORT": str(rasa),
            "MADOGUCHI_RASA__ACTION_URL": f"http://127.0.0.1:{actions}",

@@ -30,17 +30,10 @@ from pathlib import Path
 
 import httpx
 
+from adapters.stack import free_port
 from bench.load.messages import load_queries
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def start_replica(port: int, args: argparse.Namespace, log: Path) -> subprocess.Popen[bytes]:

@@ -299,17 +299,15 @@ class Retriever:
 
 
 def _lexical(kb: KnowledgeBase) -> LexicalIndex:
-    langs = {lang for e in kb.entries for lang in e.questions} - {"ja", "ja-easy"}
-    by_lang = {
-        lang: ["\n".join([*e.questions.get(lang, ()), e.answers.get(lang, "")]) for e in kb.entries]
-        for lang in sorted(langs)
-    }
-    japanese = [_lexical_text(e, ("ja", "ja-easy")) for e in kb.entries]
-    tags = [e.tags for e in kb.entries]
+    # Each language's questions and answer, one text per entry: the character n-grams read
+    # every language, the per-language BM25 all but Japanese (which has its own analyser).
     chars = {
         lang: ["\n".join([*e.questions.get(lang, ()), e.answers.get(lang, "")]) for e in kb.entries]
         for lang in sorted({lang for e in kb.entries for lang in e.questions})
     }
+    by_lang = {lang: texts for lang, texts in chars.items() if lang not in ("ja", "ja-easy")}
+    japanese = [_lexical_text(e, ("ja", "ja-easy")) for e in kb.entries]
+    tags = [e.tags for e in kb.entries]
     return LexicalIndex([_lexical_text(e) for e in kb.entries], by_lang, japanese, tags, chars)
 
 

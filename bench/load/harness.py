@@ -57,6 +57,7 @@ import httpx
 
 from adapters.line.signature import sign
 from adapters.rasa_client import shard
+from adapters.stack import free_port
 from bench.chat_latency import process_name, process_tree, start_stack, stop_stack, wait_rasa
 from bench.load.fake_line import FakeLineApi, serving
 from bench.load.messages import Query, Resident, residents
@@ -396,14 +397,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--line-port", type=int, default=0,
                    help="with --url: port of the fake LINE API the gateway is configured with")
     return p.parse_args(argv)
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def main(argv: list[str] | None = None) -> int:
