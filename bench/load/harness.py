@@ -5,8 +5,8 @@
         [--line-share 0.5] [--bare-messages 2000] [--url http://127.0.0.1:8000 --rasa-url …]
 
 Without ``--url`` the harness starts the whole stack itself (``madoguchi serve`` on free
-ports, as ``bench.chat_latency`` does, with a fresh data directory under ``var/load`` and the
-LINE channel pointed at the harness's fake LINE API) and stops it at the end.
+ports, as ``bench.chat_latency`` does, with a fresh data directory under
+``var/load/run-<pid>`` and the LINE channel pointed at the harness's fake LINE API) and stops it at the end.
 
 Two phases, each first end to end (the gateway: REST ``/api/chat`` and signed LINE webhooks,
 answered through the fake LINE API), then bare Rasa (the same messages, at the same
@@ -416,9 +416,7 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
     url = args.url
     if not url:
         secret, token = secrets_for_run()
-        data_dir = ROOT / "var" / "load"
-        shutil.rmtree(data_dir, ignore_errors=True)
-        data_dir.mkdir(parents=True)
+        data_dir = fresh_data_dir(ROOT / "var" / "load")
         env = {**os.environ,
                "MADOGUCHI_STORAGE__DATA_DIR": str(data_dir),
                "MADOGUCHI_LINE__CHANNEL_SECRET": secret,
@@ -451,6 +449,32 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
             stop_stack(proc)
         print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; "
               f"total {time.monotonic() - started:.0f} s", flush=True)
+
+
+def fresh_data_dir(parent: Path) -> Path:
+    """An empty ``parent/run-<pid>`` for this run's stack. Several harnesses may run at once
+    in one checkout (engineers comparing A/B on a shared machine): each gets its own tracker
+    store, LINE state and logs, and only the directories of runs whose process has gone
+    are removed."""
+    parent.mkdir(parents=True, exist_ok=True)
+    for old in parent.glob("run-*"):
+        pid = old.name.removeprefix("run-")
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            shutil.rmtree(old, ignore_errors=True)
+    data_dir = parent / f"run-{os.getpid()}"
+    shutil.rmtree(data_dir, ignore_errors=True)
+    data_dir.mkdir()
+    return data_dir
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 async def measure(args: argparse.Namespace, url: str, rasa_url: str | list[str], secret: str,
