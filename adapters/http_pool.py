@@ -18,32 +18,81 @@ closed is still noticed and not reused (``tests/adapters/test_http_pool.py``).
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import select
 import socket
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import httpcore
 import httpx
+from httpcore._async.interfaces import AsyncConnectionInterface
 from httpcore._utils import is_socket_readable  # the check httpcore itself runs
+
+# _LeanPool re-states httpcore 1.0's pass; another httpcore keeps its own.
+_LEAN_POOL_OK = httpcore.__version__.startswith("1.0.")
 
 log = logging.getLogger(__name__)
 
 
-class _Stream(httpcore.AsyncNetworkStream):
-    """httpcore's anyio stream, with the raw socket kept for the readability check."""
+# Writes up to this size may wait for the next one (see ``_Stream.write``).
+_HOLD_BYTES = 16384
 
-    def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
+
+class _Stream(httpcore.AsyncNetworkStream):
+    """httpcore's anyio stream, with the raw socket kept for the readability check, and
+    a request's head sent together with its body.
+
+    httpcore writes a request's head and its body with two ``write()`` calls; through anyio
+    each is a cancel scope with a timer, a ``send()`` system call and a trip through the
+    event loop (``_Stream.write`` ~7 % of the gateway's busy CPU under ``bench.load``, ~3
+    POSTs a LINE message). Here a small write is held until the next write (sent as one)
+    or the next read, which always follows a request (flushed first, with the held write's
+    timeout). A write error at that flush is dropped as httpcore drops one while sending
+    a request, and the read that follows reports the broken connection, as it would have.
+    """
+
+    def __init__(self, inner: httpcore.AsyncNetworkStream,
+                 backend: ReadableCheckBackend | None = None) -> None:
         self._inner = inner
         self._sock: socket.socket | None = inner.get_extra_info("socket")
+        self._backend = backend
+        self._held: bytes | None = None
+        self._held_timeout: float | None = None
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        if self._held is not None:
+            try:
+                await self.flush()
+            except httpcore.WriteError:
+                pass  # as httpcore's HTTP/1.1 connection does: the read says what happened
         return await self._inner.read(max_bytes, timeout)
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        await self._inner.write(buffer, timeout)
+        if not buffer:
+            return
+        if self._held is None:
+            if len(buffer) <= _HOLD_BYTES and (self._backend is None or self._backend.hold_writes):
+                self._held, self._held_timeout = buffer, timeout
+                return
+            await self._inner.write(buffer, timeout)
+            return
+        held, self._held = self._held, None
+        if len(held) + len(buffer) <= 4 * _HOLD_BYTES:
+            await self._inner.write(held + buffer, timeout)
+        else:
+            await self._inner.write(held, self._held_timeout)
+            await self._inner.write(buffer, timeout)
+
+    async def flush(self) -> None:
+        """Send a held write now."""
+        held, self._held = self._held, None
+        if held:
+            await self._inner.write(held, self._held_timeout)
 
     async def aclose(self) -> None:
+        self._held = None  # a request not finished when its connection closes is not sent
         await self._inner.aclose()
 
     async def start_tls(
@@ -53,19 +102,63 @@ class _Stream(httpcore.AsyncNetworkStream):
         timeout: float | None = None,
     ) -> httpcore.AsyncNetworkStream:
         # TLS runs over the same socket, so the new stream finds the same raw socket.
-        return _Stream(await self._inner.start_tls(ssl_context, server_hostname, timeout))
+        await self.flush()
+        return _Stream(await self._inner.start_tls(ssl_context, server_hostname, timeout),
+                       self._backend)
 
     def get_extra_info(self, info: str) -> Any:
         if info == "is_readable":
-            return is_socket_readable(self._sock)
+            pooled = self._backend.readable(self) if self._backend is not None else None
+            return is_socket_readable(self._sock) if pooled is None else pooled
         return self._inner.get_extra_info(info)
 
 
 class ReadableCheckBackend(httpcore.AsyncNetworkBackend):
     """``httpcore.AnyIOBackend`` whose streams check readability without anyio's lookups."""
 
-    def __init__(self, inner: httpcore.AsyncNetworkBackend | None = None) -> None:
+    def __init__(self, inner: httpcore.AsyncNetworkBackend | None = None,
+                 hold_writes: bool = True) -> None:
         self._inner = inner or httpcore.AnyIOBackend()
+        self.hold_writes = hold_writes  # a request's head sent with its body (``_Stream``)
+        self._asked: list[_Stream] | None = None  # inside ``one_poll``
+        self._polled: set[int] = set()
+        self._ready: set[int] | None = None
+        self.polls = 0
+
+    @contextlib.contextmanager
+    def one_poll(self, streams: Iterable[_Stream]) -> Iterator[None]:
+        """Within this block (a synchronous pass of the pool, no ``await``), the first
+        readability question polls all of ``streams`` (the idle connections' ones) at once
+        and the others are answered from that one ``poll()``: the same answers as one
+        ``poll()`` per socket a few microseconds apart (no I/O runs in between, and data
+        that arrives meanwhile is data that arrived just after a check), one system call
+        instead of one per idle connection. A stream not in ``streams`` is checked alone."""
+        self._asked, self._ready = list(streams), None
+        try:
+            yield
+        finally:
+            self._asked, self._ready = None, None
+
+    def readable(self, stream: _Stream) -> bool | None:
+        """Inside ``one_poll``, whether ``stream``'s socket is readable (or closed, or in
+        error) by the pass's one poll; None when it was not polled (outside the block, a
+        stream not given, a closed socket)."""
+        if self._asked is None:
+            return None
+        if self._ready is None:
+            poller = select.poll()
+            self._polled = set()
+            for s in self._asked:
+                fd = s._sock.fileno() if s._sock is not None else -1
+                if fd >= 0:
+                    poller.register(fd, select.POLLIN)
+                    self._polled.add(fd)
+            self._ready = {fd for fd, _ in poller.poll(0)}
+            self.polls += 1
+        fd = stream._sock.fileno() if stream._sock is not None else -1
+        if fd < 0 or fd not in self._polled:
+            return None
+        return fd in self._ready
 
     async def connect_tcp(
         self,
@@ -76,7 +169,8 @@ class ReadableCheckBackend(httpcore.AsyncNetworkBackend):
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
         return _Stream(
-            await self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
+            await self._inner.connect_tcp(host, port, timeout, local_address, socket_options),
+            self,
         )
 
     async def connect_unix_socket(
@@ -85,14 +179,80 @@ class ReadableCheckBackend(httpcore.AsyncNetworkBackend):
         timeout: float | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        return _Stream(await self._inner.connect_unix_socket(path, timeout, socket_options))
+        return _Stream(await self._inner.connect_unix_socket(path, timeout, socket_options), self)
 
     async def sleep(self, seconds: float) -> None:
         await self._inner.sleep(seconds)
 
 
-def http_client(limits: httpx.Limits) -> httpx.AsyncClient:
-    """An ``httpx.AsyncClient`` as httpx builds it, its default pool on ``ReadableCheckBackend``.
+class _LeanPool(httpcore.AsyncConnectionPool):
+    """httpcore 1.0's pool with its bookkeeping pass made linear, same decisions.
+
+    httpcore runs ``_assign_requests_to_connections`` twice per request (when it is added
+    and when its response is closed). That pass asks every idle connection whether the
+    server closed it (a ``poll()`` each: ``is_socket_readable`` was ~7 % of the gateway's
+    CPU under ``bench.load``), and for every idle connection it also lists every connection
+    once more only to take the list's length (``len([c.is_idle() for c in connections])``,
+    the number of connections, not of idle ones): O(n²) calls. Here the readability
+    answers of a pass come from one ``poll()`` over the idle connections' sockets
+    (``ReadableCheckBackend.one_poll``), the length is ``len(self._connections)``, and the
+    connection for a queued request is the first that fits instead of a list of all that
+    fit. The order of the checks, which connection is reused, closed or created: httpcore's
+    (``tests/adapters/test_http_pool.py``).
+    """
+
+    def _assign_requests_to_connections(self) -> list[AsyncConnectionInterface]:
+        closing: list[AsyncConnectionInterface] = []
+        backend = self._network_backend
+        polled = (backend.one_poll(_idle_streams(self._connections))
+                  if isinstance(backend, ReadableCheckBackend) else contextlib.nullcontext())
+        with polled:
+            for connection in list(self._connections):
+                if connection.is_closed():
+                    self._connections.remove(connection)
+                elif connection.has_expired():
+                    self._connections.remove(connection)
+                    closing.append(connection)
+                elif (connection.is_idle()
+                      and len(self._connections) > self._max_keepalive_connections):
+                    self._connections.remove(connection)
+                    closing.append(connection)
+        for pool_request in [r for r in self._requests if r.is_queued()]:
+            origin = pool_request.request.url.origin
+            connection = next((c for c in self._connections
+                               if c.can_handle_request(origin) and c.is_available()), None)
+            if connection is None:
+                if len(self._connections) < self._max_connections:
+                    connection = self.create_connection(origin)
+                    self._connections.append(connection)
+                else:
+                    idle = next((c for c in self._connections if c.is_idle()), None)
+                    if idle is None:
+                        continue  # waits for a connection to come free
+                    self._connections.remove(idle)
+                    closing.append(idle)
+                    connection = self.create_connection(origin)
+                    self._connections.append(connection)
+            pool_request.assign_to_connection(connection)
+        return closing
+
+
+def _idle_streams(connections: Iterable[AsyncConnectionInterface]) -> list[_Stream]:
+    """The streams of the idle HTTP/1.1 connections: the ones whose readability the pass
+    asks (``AsyncHTTP11Connection.has_expired``); others are not polled ahead."""
+    streams = []
+    for connection in connections:
+        if connection.is_idle():
+            stream = getattr(getattr(connection, "_connection", None), "_network_stream", None)
+            if isinstance(stream, _Stream):
+                streams.append(stream)
+    return streams
+
+
+def http_client(limits: httpx.Limits, lean: bool = True) -> httpx.AsyncClient:
+    """An ``httpx.AsyncClient`` as httpx builds it, its default pool on ``ReadableCheckBackend``
+    and, with ``lean``, the pool's pass made linear (``_LeanPool``) and a request's head
+    held for its body (``_Stream``).
 
     Only the default transport's pool is changed (proxies from the environment keep httpx's
     own); if httpx no longer has the pool where 0.28 keeps it, the client is left as it is
@@ -101,7 +261,9 @@ def http_client(limits: httpx.Limits) -> httpx.AsyncClient:
     client = httpx.AsyncClient(limits=limits)
     pool = getattr(getattr(client, "_transport", None), "_pool", None)
     if isinstance(pool, httpcore.AsyncConnectionPool) and hasattr(pool, "_network_backend"):
-        pool._network_backend = ReadableCheckBackend()
+        pool._network_backend = ReadableCheckBackend(hold_writes=lean)
+        if lean and type(pool) is httpcore.AsyncConnectionPool and _LEAN_POOL_OK:
+            pool.__class__ = _LeanPool  # same object and state, the linear pass
     else:
         log.warning("httpx's connection pool is not where expected: default network backend kept")
     return client
