@@ -81,6 +81,24 @@ def retry_key_for(seed: str) -> str:
     return str(uuid.uuid5(RETRY_KEY_NAMESPACE, seed))
 
 
+def message_request_body(request: ReplyMessageRequest | PushMessageRequest) -> dict[str, Any]:
+    """``request.to_dict()``, the same dict with its keys in the same order, without the
+    SDK's wasted half: its ``to_dict()`` first converts the whole request, every message's
+    nested models included, and then throws the messages away to convert each one again
+    with ``Message.to_dict()`` (~0.3 ms CPU a LINE reply, 3 % of the gateway's busy CPU in
+    a profile under ``bench.load``). Here the messages are converted once, that second way.
+    ``tests/adapters/test_line_client.py`` compares both on every kind of message sent."""
+    head = request.dict(by_alias=True, exclude={"messages"}, exclude_none=True)
+    messages = [m.to_dict() for m in request.messages if m]
+    body: dict[str, Any] = {}
+    for name, field in request.__fields__.items():
+        if name == "messages":
+            body[field.alias] = messages
+        elif field.alias in head:
+            body[field.alias] = head[field.alias]
+    return body
+
+
 class LineClient:
     """The Messaging API over one shared ``httpx.AsyncClient``."""
 
@@ -98,7 +116,8 @@ class LineClient:
 
     async def reply(self, reply_token: str, messages: Sequence[Message]) -> None:
         """Answer with a reply token (at most 5 messages; not retried)."""
-        body = ReplyMessageRequest(reply_token=reply_token, messages=list(messages)).to_dict()
+        body = message_request_body(
+            ReplyMessageRequest(reply_token=reply_token, messages=list(messages)))
         await self._call("POST", f"{self.api}/v2/bot/message/reply", "reply", json=body)
 
     async def push(self, to: str, messages: Sequence[Message], retry_key: str | None = None) -> str:
@@ -112,7 +131,7 @@ class LineClient:
             LineDeliveryError: still failing after ``max_attempts``.
         """
         key = retry_key or str(uuid.uuid4())
-        body = PushMessageRequest(to=to, messages=list(messages)).to_dict()
+        body = message_request_body(PushMessageRequest(to=to, messages=list(messages)))
         url = f"{self.api}/v2/bot/message/push"
         attempts = max(1, self.settings.max_attempts)
         last: LineError | None = None
