@@ -39,14 +39,25 @@ class QueryEmbeddingCache:
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         if len(texts) != 1:
             return self.wrapped.embed_queries(texts)
-        text = texts[0]
+        row = self.lookup(texts[0])
+        if row is not None:
+            return row
+        vectors = self.wrapped.embed_queries(texts)
+        self.store(texts[0], vectors)
+        return vectors
+
+    def lookup(self, text: str) -> np.ndarray | None:
+        """The cached ``(1, dim)`` vector of ``text`` (a copy, counted as a hit), or None."""
         with self._lock:
             row = self._rows.get(text)
-            if row is not None:
-                self._rows.move_to_end(text)
-                self.hits += 1
-                return row.reshape(1, -1).copy()
-        vectors = self.wrapped.embed_queries(texts)
+            if row is None:
+                return None
+            self._rows.move_to_end(text)
+            self.hits += 1
+            return row.reshape(1, -1).copy()
+
+    def store(self, text: str, vectors: np.ndarray) -> None:
+        """Keep the wrapped embedder's ``(1, dim)`` answer for ``text`` (counted as a miss)."""
         kept = np.array(vectors[0], copy=True)
         kept.flags.writeable = False
         with self._lock:
@@ -55,7 +66,6 @@ class QueryEmbeddingCache:
             self._rows.move_to_end(text)
             while len(self._rows) > self.size:
                 self._rows.popitem(last=False)
-        return vectors
 
     def __len__(self) -> int:
         return len(self._rows)

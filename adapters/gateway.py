@@ -25,6 +25,7 @@ from starlette.concurrency import run_in_threadpool
 
 from adapters import api, clerk, retention, security, widget
 from adapters.chat import ChatService
+from adapters.embed_batch import install_query_batcher, remove_query_batcher
 from adapters.embed_cache import install_query_cache
 from adapters.http_pool import http_client
 from adapters.line import LineBodyLimit, LineChannel
@@ -58,7 +59,9 @@ def create_app(settings: Settings | None = None, retriever: Retriever | None = N
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Pool bookkeeping made cheaper: adapters/http_pool.py.
         fast = settings.gateway.fast_http_pool
-        async with (http_client(HTTP_LIMITS) if fast else httpx.AsyncClient(limits=HTTP_LIMITS)) as http:
+        lean = settings.gateway.lean_http_pool
+        async with (http_client(HTTP_LIMITS, lean) if fast
+                    else httpx.AsyncClient(limits=HTTP_LIMITS)) as http:
             app.state.settings = settings
             app.state.retriever = retriever or Retriever(settings.retrieval)
             if not app.state.retriever.ready:
@@ -66,6 +69,7 @@ def create_app(settings: Settings | None = None, retriever: Retriever | None = N
                     lambda: app.state.retriever.warm_up(fallback_to_snapshot=True)
                 )
             cache = install_query_cache(app.state.retriever, settings.gateway.query_cache_size)
+            batcher = install_query_batcher(app.state.retriever, settings.gateway.query_batch_max)
             app.state.rasa = RasaClient(settings.rasa, http)
             app.state.chat = ChatService(app.state.rasa, app.state.retriever,
                                          share_vector=settings.gateway.share_query_vector)
@@ -80,6 +84,10 @@ def create_app(settings: Settings | None = None, retriever: Retriever | None = N
             finally:
                 if cache is not None:
                     log.info("query embedding cache: %d hits, %d misses", cache.hits, cache.misses)
+                if batcher is not None:
+                    remove_query_batcher(app.state.retriever, batcher)
+                    log.info("query embeddings: %d texts in %d batches (largest %d)",
+                             batcher.texts, batcher.batches, batcher.largest)
                 close_clerk()
                 app.state.line.close()
                 for task in (probe, purge):

