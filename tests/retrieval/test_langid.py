@@ -26,6 +26,11 @@ from retrieval import detect_language, normalize_language_code
         ("When is the deadline for nursery school?", "en"),
         ("Khi nào hạn nộp đơn nhà trẻ?", "vi"),
         ("Quando é o prazo para a creche?", "pt"),
+        # â, ê and ô are Portuguese letters too, not only Vietnamese ones.
+        ("o que levar no exame de 4 meses do bebê", "pt"),
+        ("como tirar o atestado de residência para o meu avô", "pt"),
+        ("quanto é a pensão nacional por mês", "pt"),
+        ("giấy chứng nhận cư trú", "vi"),
         ("¿Cuándo es la fecha límite para la guardería?", "es"),
         ("Kailan ang deadline ng aplikasyon sa nursery?", "tl"),
     ],
