@@ -6,7 +6,7 @@ position, so only the sentence-level features count. For one message it is
 
     sparse sentence features × kernel + bias  ┐
     dense sentence features (e5)              ┴ concatenated → unify-dims layer (gelu)
-    → the text FFNN (none here) → ``embed.text`` → similarity to the label embeddings
+    → the text FFNN (none here) → ``embed.text`` → dot product with the label embeddings
     (Rasa's ``all_labels_embed``) → softmax,
 
 a few hundred multiply-adds after a gather of the message's non-zero rows of the sparse
@@ -17,8 +17,8 @@ the loaded Keras layers) and computes the same scores; ``tests/bot/test_rasa_spe
 checks the same ranking and confidences within 1e-5 on every NLU example.
 
 ``NumpyDiet.from_classifier`` returns None for any model it does not reproduce exactly
-(a transformer, entity recognition, other activations or confidences, a subclass such as
-ResponseSelector): Rasa's own path then runs, as it does with diagnostic data on.
+(a transformer, entity recognition, cosine similarity, other activations or confidences,
+a subclass such as ResponseSelector): Rasa's own path then runs, as it does with diagnostic data on.
 """
 
 from __future__ import annotations
@@ -112,7 +112,6 @@ class NumpyDiet:
     sparse_to_dense: Optional[_Dense]
     layers: Tuple[_Dense, ...]  # unify dims, text FFNN, embed.text
     labels_embed: np.ndarray  # (labels, embedding dimension)
-    cosine: bool
 
     @classmethod
     def from_classifier(cls, classifier: Any) -> Optional["NumpyDiet"]:
@@ -138,7 +137,7 @@ class NumpyDiet:
             layers_n = layers_n.get(_TEXT, 0)
         if (layers_n != 0 or not config["intent_classification"]
                 or config["entity_recognition"] or config["model_confidence"] != "softmax"
-                or config["similarity_type"] not in ("inner", "cosine")):
+                or config["similarity_type"] != "inner"):
             raise Unsupported("configuration (transformer, entities or confidence type)")
         sequence = model._tf_layers[f"sequence_layer.{_TEXT}"]
         if sequence._has_transformer or model.all_labels_embed is None:
@@ -165,8 +164,8 @@ class NumpyDiet:
             raise Unsupported(f"embed layer {embed!r}")
         layers.append(_dense(embed._dense))
         loss = model._tf_layers["loss.label"]
-        if loss.model_confidence != "softmax":
-            raise Unsupported(f"confidence {loss.model_confidence}")
+        if loss.model_confidence != "softmax" or loss.similarity_type != "inner":
+            raise Unsupported(f"{loss.similarity_type} similarity, {loss.model_confidence}")
         return cls(
             featurizers=list(config["featurizers"] or []),
             sparse_units=sparse[0].units if sparse else 0,
@@ -174,7 +173,6 @@ class NumpyDiet:
             sparse_to_dense=sparse_to_dense,
             layers=tuple(layers),
             labels_embed=np.asarray(model.all_labels_embed),
-            cosine=loss.similarity_type == "cosine",
         )
 
     def _sentence_vector(self, message: Any) -> Optional[np.ndarray]:
@@ -221,11 +219,6 @@ class NumpyDiet:
             return None
         for layer in self.layers:
             x = layer(x)
-        labels = self.labels_embed
-        if self.cosine:  # tf.nn.l2_normalize: x / sqrt(max(sum(x²), 1e-12))
-            x = x / np.sqrt(np.maximum(np.sum(x * x, -1, keepdims=True), 1e-12))
-            labels = labels / np.sqrt(np.maximum(np.sum(labels * labels, -1, keepdims=True),
-                                                 1e-12))
-        sim = _product("lj,j->l", labels, x[0]).astype(np.float64)
+        sim = _product("lj,j->l", self.labels_embed, x[0]).astype(np.float64)
         e = np.exp(sim - sim.max())
         return (e / e.sum()).astype(np.float32)[None, None, :]

@@ -227,12 +227,15 @@ transformer = copy.copy(diet)
 transformer.component_config = {**diet.component_config, "number_of_transformer_layers": 2}
 entities = copy.copy(diet)
 entities.component_config = {**diet.component_config, "entity_recognition": True}
+cosine = copy.copy(diet)
+cosine.component_config = {**diet.component_config, "similarity_type": "cosine"}
 n = len(pairs) - 1  # the first message traced Rasa's TensorFlow graph: not timed
 print(json.dumps({
     "pairs": pairs,
     "cpu_ms": [1000 * c / n for c in cpu],
     "refused": [NumpyDiet.from_classifier(transformer) is None,
-                NumpyDiet.from_classifier(entities) is None],
+                NumpyDiet.from_classifier(entities) is None,
+                NumpyDiet.from_classifier(cosine) is None],
 }))
 """
 
@@ -258,8 +261,9 @@ def test_diet_intents_in_numpy_are_rasas_on_every_example_and_query(settings) ->
     assert not moved, moved[:5]
     assert max(p[3] for p in pairs) <= 1e-5 and max(p[4] for p in pairs) <= 1e-5
     assert len({p[1][0] for p in pairs}) >= 10  # the queries reach most intents
-    # A model it does not reproduce (a transformer, entity tags) stays on Rasa's path.
-    assert got["refused"] == [True, True]
+    # A model it does not reproduce (a transformer, entity tags, cosine similarity) stays on
+    # Rasa's path.
+    assert got["refused"] == [True, True, True]
     tf_ms, numpy_ms = got["cpu_ms"]
     print(f"CPU ms per DIET prediction: Rasa's {tf_ms:.2f}, numpy {numpy_ms:.2f}")
     assert numpy_ms < tf_ms / 2, got["cpu_ms"]
