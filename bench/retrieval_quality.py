@@ -26,11 +26,13 @@ from adapters.settings import Settings
 from retrieval import Retriever
 from retrieval.evaluate import evaluate
 from retrieval.fuse import (
+    ALIGNED_FEATURES,
     FIELD_FEATURES,
     LEXICAL_FEATURES,
     QueryScores,
     features,
     feature_matrix,
+    feature_matrix_xl,
     fuse_scores,
 )
 
@@ -65,10 +67,11 @@ def load_queries() -> list[dict]:
 
 
 FIELD_WEIGHTS: tuple[float, ...] = ()  # the fields fusion's weights (settings, or --fit)
+FIELD_WEIGHTS_XL: tuple[float, ...] = ()  # ... for queries not in Japanese (align.py)
 
 
 def ranking(s: Scored, method: str, weight: float) -> list[str]:
-    fused = fuse_scores(s.scores, method, weight, FIELD_WEIGHTS)
+    fused = fuse_scores(s.scores, method, weight, FIELD_WEIGHTS, FIELD_WEIGHTS_XL)
     dense = s.dense
     return [i for i, _ in sorted(fused.items(), key=lambda kv: (kv[1], dense.get(kv[0], 0)), reverse=True)[:10]]
 
@@ -88,39 +91,94 @@ def choose_fusion(dev: list[Scored], methods: tuple[str, ...] = ("rrf", "fields"
     return best[1], best[2]
 
 
-def fit_field_weights(dev: list[Scored], l2: float = 1e-5) -> tuple[float, ...]:
+def fit_field_weights(dev: list[Scored], l2: float = 1e-5, xl: bool = False) -> tuple[float, ...]:
     """The fields fusion's weights: a conditional-logit model (softmax over each query's
     candidate entries, maximising the probability of the relevant ones) on the dev
     in-scope queries of every language, scaled so that the dense weights sum to 1 (the
-    ranking does not depend on the scale)."""
+    ranking does not depend on the scale). ``xl``: over ``feature_matrix_xl`` (pass the
+    queries not in Japanese)."""
     from scipy.optimize import minimize
     from scipy.special import logsumexp
 
-    queries = [_feature_matrix(s) for s in dev]
+    queries = [_feature_matrix(s, xl) for s in dev]
     queries = [(x, r) for x, r in queries if r.any()]
-    n_features = len(FIELD_FEATURES) + len(LEXICAL_FEATURES)
+    n_features = len(FIELD_FEATURES) + len(LEXICAL_FEATURES) + (len(ALIGNED_FEATURES) if xl else 0)
+    # Padded to one (queries × candidates × features) array; padding masked out.
+    width = max((len(x) for x, _ in queries), default=1)
+    xs = np.zeros((len(queries), width, n_features))
+    mask = np.zeros((len(queries), width), dtype=bool)
+    rel = np.zeros((len(queries), width), dtype=bool)
+    for n, (x, r) in enumerate(queries):
+        xs[n, : len(x)], mask[n, : len(x)], rel[n, : len(x)] = x, True, r
 
     def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
-        total, grad = l2 * float(w @ w), 2 * l2 * w
-        for x, relevant in queries:
-            z = x @ w
-            p = np.exp(z - logsumexp(z))
-            zr = np.where(relevant, z, -np.inf)
-            pr = np.where(relevant, np.exp(zr - logsumexp(zr)), 0.0)
-            total += (logsumexp(z) - logsumexp(zr)) / len(queries)
-            grad += (p - pr) @ x / len(queries)
-        return total, grad
+        z = np.where(mask, xs @ w, -np.inf)
+        zr = np.where(rel, z, -np.inf)
+        lz, lr = logsumexp(z, axis=1), logsumexp(zr, axis=1)
+        p = np.where(mask, np.exp(z - lz[:, None]), 0.0)
+        pr = np.where(rel, np.exp(zr - lr[:, None]), 0.0)
+        grad = np.einsum("nm,nmf->f", p - pr, xs) / len(queries)
+        return float((lz - lr).mean() + l2 * w @ w), grad + 2 * l2 * w
 
     start = np.zeros(n_features)
     start[: len(FIELD_FEATURES)] = 10.0
     w = minimize(loss, start, jac=True, method="L-BFGS-B").x
-    return tuple(round(float(v), 3) for v in w / w[: len(FIELD_FEATURES)].sum())
+    # Scaled so that the dense weights (the aligned ones too) sum to 1.
+    dense = list(range(len(FIELD_FEATURES)))
+    if xl:
+        first = len(FIELD_FEATURES) + len(LEXICAL_FEATURES)
+        dense += [first + i for i, name in enumerate(ALIGNED_FEATURES) if name.startswith("al_")]
+    scale = float(w[dense].sum())
+    assert scale > 0, f"dense weights sum to {scale}: a fit gone wrong"
+    return tuple(round(float(v), 3) for v in w / scale)
 
 
-def _feature_matrix(s: Scored) -> tuple[np.ndarray, np.ndarray]:
+def _feature_matrix(s: Scored, xl: bool = False) -> tuple[np.ndarray, np.ndarray]:
     ids = s.scores.fields.entries
     relevant = np.array([i in s.query["relevant"] for i in ids], dtype=bool)
-    return feature_matrix(s.scores), relevant
+    return (feature_matrix_xl(s.scores) if xl else feature_matrix(s.scores)), relevant
+
+
+def _is_japanese(s: Scored) -> bool:
+    return s.scores.lang in ("ja", "ja-easy")
+
+
+def cross_validate(dev: list[Scored], repeats: int = 5) -> None:
+    """2-fold cross-validation on dev, each query grouped with its translations, over
+    ``repeats`` random splits: mean dev Hit@1 (all languages) with the weights refitted on
+    one half and measured on the other — the 12 fields-fusion features for every query, and
+    with the cross-lingual features (retrieval/align.py) for queries not in Japanese."""
+    global FIELD_WEIGHTS, FIELD_WEIGHTS_XL
+    keep = (FIELD_WEIGHTS, FIELD_WEIGHTS_XL)
+    groups = sorted({s.query["id"].split("-")[0] for s in dev})
+    results: dict[str, list[float]] = defaultdict(list)
+    per_lang: dict[str, dict[str, list[bool]]] = defaultdict(lambda: defaultdict(list))
+    for seed in range(repeats):
+        order = np.random.default_rng(seed).permutation(len(groups))
+        half = {groups[i] for i in order[: len(groups) // 2]}
+        folds = ([s for s in dev if s.query["id"].split("-")[0] in half],
+                 [s for s in dev if s.query["id"].split("-")[0] not in half])
+        for label, with_xl in (("fields (12 features)", False), ("fields + cross-lingual", True)):
+            right = []
+            for train, held in (folds, folds[::-1]):
+                FIELD_WEIGHTS = fit_field_weights(train)
+                FIELD_WEIGHTS_XL = (
+                    fit_field_weights([s for s in train if not _is_japanese(s)], xl=True)
+                    if with_xl else ()
+                )
+                for s in held:
+                    top = ranking(s, "fields", 0.0)[:1]
+                    hit = bool(top) and top[0] in s.query["relevant"]
+                    right.append(hit)
+                    per_lang[label][s.query["lang"]].append(hit)
+            results[label].append(float(np.mean(right)))
+    FIELD_WEIGHTS, FIELD_WEIGHTS_XL = keep
+    print(f"\n2-fold cross-validation on dev ({repeats} splits, queries grouped with their "
+          "translations), mean dev Hit@1:")
+    for label, values in results.items():
+        langs = " ".join(f"{k} {np.mean(v):.3f}" for k, v in sorted(per_lang[label].items()))
+        print(f"  {label:24s} {np.mean(values):.4f} (splits {' '.join(f'{v:.4f}' for v in values)})")
+        print(f"    {langs}")
 
 
 def calibration_data(scored: list[Scored], method: str, weight: float) -> tuple[np.ndarray, np.ndarray]:
@@ -210,11 +268,13 @@ def per_language(title: str, scored: list[Scored], options: list[tuple[str, str,
 
 
 def main() -> None:
-    global FIELD_WEIGHTS
+    global FIELD_WEIGHTS, FIELD_WEIGHTS_XL
     parser = argparse.ArgumentParser()
     parser.add_argument("--embedder", default=None)
     parser.add_argument("--fit", action="store_true", help="fit on dev and print the settings")
     parser.add_argument("--dev-only", action="store_true", help="print no test figures")
+    parser.add_argument("--cv", action="store_true",
+                        help="2-fold cross-validation on dev of the fusion weights, then stop")
     args = parser.parse_args()
     settings = Settings()
     if args.embedder:
@@ -229,7 +289,14 @@ def main() -> None:
     for s in scored:
         by_split[s.query["split"]].append(s)
     dev_in = [s for s in by_split["dev"] if s.query["kind"] == "in"]
+    if args.cv:
+        cross_validate(dev_in)
+        return
     FIELD_WEIGHTS = fit_field_weights(dev_in) if args.fit else settings.retrieval.field_weights
+    dev_in_xl = [s for s in dev_in if not _is_japanese(s)]
+    FIELD_WEIGHTS_XL = (
+        fit_field_weights(dev_in_xl, xl=True) if args.fit else settings.retrieval.field_weights_xl
+    )
     dev_ja = [s for s in dev_in if s.query["lang"] == "ja"]
     test_ja = [s for s in by_split["test"] if s.query["lang"] == "ja" and s.query["kind"] == "in"]
     # One fusion serves every language: chosen on all dev in-scope queries; the weighted
@@ -244,6 +311,7 @@ def main() -> None:
     print(f"fusion chosen on dev (Hit@1, {len(dev_in)} in-scope queries, all languages): {method}; "
           f"weighted fusion's w={weight} (Japanese), w={weight_other} (other languages)")
     print(f"fields weights ({'fitted on dev' if args.fit else 'settings'}): {FIELD_WEIGHTS}")
+    print(f"fields weights, queries not in Japanese: {FIELD_WEIGHTS_XL or 'the same'}")
     options = [("dense only", "dense", 0), ("BM25 only", "lexical", 0), ("RRF", "rrf", 0),
                (f"weighted w={best_weighted}", "weighted", best_weighted), ("fields", "fields", 0)]
     table("Japanese in-scope dev queries", dev_ja, options)
@@ -261,6 +329,7 @@ def main() -> None:
     if args.fit:
         print(f"\nsettings fitted on dev: fusion={method} lexical_weight={weight} "
               f"lexical_weight_other={weight_other} field_weights={FIELD_WEIGHTS} "
+              f"field_weights_xl={FIELD_WEIGHTS_XL} "
               f"confidence_coef={tuple(round(c, 2) for c in coef)} min_confidence={threshold}")
     if args.dev_only:
         return

