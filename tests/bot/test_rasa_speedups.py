@@ -535,6 +535,71 @@ def test_action_server_calls_reuse_one_connection_and_answer_as_before(settings)
     assert before["cookies"] == 0 and after["cookies"] == 0
 
 
+# A request to the action server: the same bytes reach the server, head and body in one
+# socket write instead of two; the same answers come back.
+_ONE_WRITE = """
+import asyncio, json, re
+from aiohttp.http_writer import StreamWriter
+from rasa.utils.endpoints import EndpointConfig
+import rasa_speedups
+
+async def exchange(install):
+    received, sent = [], []
+
+    async def handle(reader, writer):
+        while True:
+            data = b""
+            while b"\\r\\n\\r\\n" not in data:
+                chunk = await reader.read(65536)
+                if not chunk:
+                    return
+                data += chunk
+            head, _, body = data.partition(b"\\r\\n\\r\\n")
+            length = int(re.search(rb"(?i)content-length: *(\\d+)", head).group(1))
+            while len(body) < length:
+                body += await reader.read(65536)
+            received.append((head + b"\\r\\n\\r\\n" + body).decode())
+            out = json.dumps({"events": [], "responses": [{"text": "ok"}]}).encode()
+            writer.write(b"HTTP/1.1 200 OK\\r\\nContent-Type: application/json\\r\\n"
+                         b"Content-Length: %d\\r\\n\\r\\n" % len(out) + out)
+            await writer.drain()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    if install:
+        rasa_speedups.install()
+    transport_write = asyncio.selector_events._SelectorSocketTransport.write
+    def counted(self, data):
+        sent.append(len(data))
+        return transport_write(self, data)
+    asyncio.selector_events._SelectorSocketTransport.write = counted
+    endpoint = EndpointConfig(f"http://127.0.0.1:{port}/webhook")
+    answers = []
+    for body in [{"next_action": "action_answer_faq",
+                  "tracker": {"events": [{"event": "user", "text": "粗大ごみ"}]}}, {}]:
+        answers.append(await endpoint.request(json=body, method="post", timeout=5))
+    asyncio.selector_events._SelectorSocketTransport.write = transport_write
+    server.close()
+    return [r.replace(str(port), "PORT") for r in received], sent, answers
+
+before = asyncio.run(exchange(False))
+after = asyncio.run(exchange(True))
+print(json.dumps({"before": before, "after": after,
+                  "replaced": StreamWriter.write_headers is rasa_speedups._write_headers}))
+"""
+
+
+def test_action_server_requests_go_out_in_one_write_with_the_same_bytes(settings) -> None:  # type: ignore[no-untyped-def]
+    got = run_in_rasa_env(settings, _ONE_WRITE)
+    assert got["replaced"]
+    before, after = got["before"], got["after"]
+    assert after[0] == before[0] and after[2] == before[2]  # same requests, same answers
+    assert "action_answer_faq" in before[0][0] and before[2][0]["responses"] == [{"text": "ok"}]
+    # Client and server writes together: two requests, head + body each, were four client
+    # writes; now two (the server's two answers are in both counts).
+    assert len(before[1]) - len(after[1]) == 2, got
+
+
 @pytest.mark.slow
 def test_the_running_rasa_server_has_them_installed(stack) -> None:  # type: ignore[no-untyped-def]
     # A turn that runs a custom action (the FAQ answer) through the server.
