@@ -34,6 +34,17 @@ _ZH_FUNCTION = re.compile(r"[的了吗嗎么麼呢吧这這们們你您我他她
 # to Vietnamese before lingua was asked.
 _VI_MARKS = re.compile(r"[ăđơưạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹ]", re.I)
 
+# Tagalog grammar words no other supported language writes as words of their own: question
+# words, markers, pronouns, particles. Not "ano" (Portuguese "year"), "dito" (Portuguese
+# "said"), "sino" (Spanish), "po" (PO box), "hindi" (the language), "sa", "ba", "lang",
+# "ko" (Vietnamese typed without marks: "ko" = không), "para", "na", "may", "din".
+_TL_WORDS = re.compile(
+    r"\b(?:ng|mga|ang|paano|saan|nasaan|kailan|magkano|ilang|bakit|alin|yung|iyong"
+    r"|kung|ako|akin|kami|namin|natin|tayo|siya|niya|sila|nila|wala|walang|meron"
+    r"|mayroon|pwede|puwede|gusto|kailangan|naman|lamang|ito|iyan|dapat)\b",
+    re.I,
+)
+
 
 @dataclass(frozen=True)
 class LanguageGuess:
@@ -107,9 +118,12 @@ def _latin_language(text: str) -> str:
         return "vi"
     detector = _latin_detector()
     found = detector.detect_language_of(text)
-    if found is None:
-        return "en"
-    return _LINGUA_CODES.get(found.name, "en")
+    lang = "en" if found is None else _LINGUA_CODES.get(found.name, "en")
+    if lang == "en" and _TL_WORDS.search(text):
+        # Filipino residents write Taglish: English nouns, Tagalog grammar ("single mom
+        # allowance magkano", "checkup saan"). The nouns outweigh the grammar for lingua.
+        return "tl"
+    return lang
 
 
 _LINGUA_CODES = {

@@ -33,6 +33,15 @@ from retrieval import detect_language, normalize_language_code
         ("giấy chứng nhận cư trú", "vi"),
         ("¿Cuándo es la fecha límite para la guardería?", "es"),
         ("Kailan ang deadline ng aplikasyon sa nursery?", "tl"),
+        # Taglish: English nouns, Tagalog grammar words; lingua alone says English.
+        ("daycare application deadline kailan", "tl"),
+        ("bulky garbage pickup fee magkano", "tl"),
+        ("child allowance form saan", "tl"),
+        ("tax certificate online pwede ba", "tl"),
+        # ... and English stays English.
+        ("Where is the PO box for tax forms?", "en"),
+        ("Is there information in Hindi?", "en"),
+        ("Where do I pay my water bill?", "en"),
     ],
 )
 def test_detects_supported_languages(text: str, lang: str) -> None:
