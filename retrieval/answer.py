@@ -37,6 +37,12 @@ class _State:
     lexical: LexicalIndex
     align: CrossLingualAlignment
 
+    @classmethod
+    def of(cls, kb: KnowledgeBase, dense: DenseIndex) -> _State:
+        """The state serving ``kb`` from ``dense``: lexical indexes and cross-lingual
+        features derived from them (after a build, a load or a live add/remove)."""
+        return cls(kb, dense, _lexical(kb), CrossLingualAlignment(dense))
+
 
 class Retriever:
     """Hybrid (FAISS dense + BM25) FAQ retriever over one city's knowledge base."""
@@ -99,7 +105,7 @@ class Retriever:
                 dense = DenseIndex.build(kb, self.embedder, self._cache())
                 dense.save(self.settings.index_dir)
                 save_snapshot(kb, self.settings.index_dir)
-            self._state = _State(kb, dense, _lexical(kb), CrossLingualAlignment(dense))
+            self._state = _State.of(kb, dense)
             return built
 
     def _load_kb_or_snapshot(self, fallback: bool) -> KnowledgeBase:
@@ -126,7 +132,7 @@ class Retriever:
             entries = tuple(e for e in state.kb.entries if e.id != entry.id) + (entry,)
             kb = replace(state.kb, entries=entries, digest=f"live-{len(entries)}")
             state.dense.add_entry(entry, self._cache())
-            self._state = _State(kb, state.dense, _lexical(kb), CrossLingualAlignment(state.dense))
+            self._state = _State.of(kb, state.dense)
 
     def remove_entry(self, entry_id: str) -> bool:
         """Remove one entry from the live index; False if it was not there."""
@@ -137,9 +143,7 @@ class Retriever:
                 return False
             state.dense.remove_entry(entry_id)
             kb = replace(state.kb, entries=entries, digest=f"live-{len(entries)}")
-            self._state = _State(
-                kb, state.dense, _lexical(kb), CrossLingualAlignment(state.dense)
-            )
+            self._state = _State.of(kb, state.dense)
             return True
 
     def _cache(self) -> VectorCache:
