@@ -67,12 +67,13 @@ def analyze(text: str) -> list[str]:
     return terms
 
 
-def analyze_language(text: str) -> list[str]:
+def analyze_language(text: str, lang: str = "") -> list[str]:
     """Terms for the per-language indexes (every language but Japanese), chosen on the
     cross-lingual dev queries: Latin words lower-cased and accent-folded (residents often
     type Vietnamese, Portuguese or Spanish without marks), plus their first four letters
-    as a crude stem ("registration" meets "register"); Han runs as characters and
-    bigrams; Thai as character bigrams and trigrams; Hangul as syllable bigrams."""
+    as a crude stem ("registration" meets "register") — for Tagalog (``lang="tl"``) their
+    stem by ``tagalog_stem`` instead; Han runs as characters and bigrams; Thai as
+    character bigrams and trigrams; Hangul as syllable bigrams."""
     text = unicodedata.normalize("NFKC", text).lower()
     terms: list[str] = []
     for match in _RUNS.finditer(text):
@@ -80,7 +81,11 @@ def analyze_language(text: str) -> list[str]:
         if match.lastgroup == "latin":
             word = _fold(run)
             terms.append(word)
-            if len(word) > 4:
+            if lang == "tl":
+                stem = tagalog_stem(word)
+                if stem != word:
+                    terms.append(stem + "~")
+            elif len(word) > 4:
                 terms.append(word[:4] + "…")
         elif match.lastgroup == "han":
             terms.extend(_bigrams(run) + (list(run) if len(run) > 1 else []))
@@ -89,6 +94,47 @@ def analyze_language(text: str) -> list[str]:
         else:
             terms.extend(_bigrams(run))
     return terms
+
+
+# Tagalog builds its verbs and nouns around a root with prefixes (mag-, nag-, pag-, ma-,
+# ka-, i-, maka-, naka-, pinag-, …), the infixes -um- and -in-, a reduplicated first
+# syllable (aspect: lilipat, kakalipat) and the suffixes -an/-in (-han/-hin after a vowel):
+# lumipat, paglipat and kakalipat are all "lipat", itapon and pagtatapon "tapon". A word's
+# first four letters (the other languages' crude stem) are its prefix, not its root.
+_TL_PREFIXES = sorted(
+    "mag nag pag ma na pa ka i um in ipag ipa maka naka paka pinag pinaka nakaka makaka"
+    " magka nagka pagka magpa nagpa pagpa mapa napa ika naki maki paki mang nang pang".split(),
+    key=len, reverse=True,
+)
+_TL_SUFFIXES = ("han", "hin", "an", "in")
+_VOWELS = frozenset("aeiou")
+
+
+def tagalog_stem(word: str) -> str:
+    """A light stemmer for Tagalog (lower-cased, accent-folded ``word``): affixes stripped
+    (prefixes repeatedly, then an infix after the first consonant, a reduplicated first
+    syllable and one suffix), never below four letters; English words in Taglish lose
+    at most a look-alike prefix, the same way in the KB and in the query."""
+    if len(word) <= 4:
+        return word
+    stripped = True
+    while stripped:
+        stripped = False
+        for prefix in _TL_PREFIXES:
+            if word.startswith(prefix) and len(word) - len(prefix) >= 4:
+                word, stripped = word[len(prefix):], True
+                break
+    if len(word) >= 6 and word[0] not in _VOWELS and word[1:3] in ("um", "in"):
+        word = word[0] + word[3:]  # lumipat → lipat, binayaran → bayaran
+    if len(word) >= 5:
+        if word[0] in _VOWELS and word[1] == word[0]:
+            word = word[1:]  # aalaga → alaga
+        elif word[0] not in _VOWELS and word[1] in _VOWELS and word[2:4] == word[:2]:
+            word = word[2:]  # lilipat → lipat, bubuntis → buntis
+    for suffix in _TL_SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
+            return word[: -len(suffix)]
+    return word
 
 
 def _fold(word: str) -> str:
@@ -206,7 +252,8 @@ class LexicalIndex:
         self.chars = {lang: CharNgramIndex(texts) for lang, texts in (chars or {}).items()}
         self.japanese = BM25([analyze_japanese(t) for t in japanese]) if japanese else None
         self.by_lang = {
-            lang: BM25([analyze_language(t) for t in texts]) for lang, texts in by_lang.items()
+            lang: BM25([analyze_language(t, lang) for t in texts])
+            for lang, texts in by_lang.items()
         }
         self.tags: dict[str, list[int]] = {}
         for doc_id, doc_tags in enumerate(tags):
@@ -220,7 +267,7 @@ class LexicalIndex:
         index = self.by_lang.get(lang)
         if index is None:
             return self.all.scores(analyze(text))
-        return index.scores(analyze_language(text))
+        return index.scores(analyze_language(text, lang))
 
     def japanese_scores(self, text: str) -> dict[int, float]:
         """BM25 per document of ``text`` read as Japanese (empty without Japanese text)."""

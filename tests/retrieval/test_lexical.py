@@ -3,7 +3,7 @@ and word endings do not matter, and Japanese keeps its Sudachi analysis."""
 
 from __future__ import annotations
 
-from retrieval.lexical import LexicalIndex, analyze, analyze_language
+from retrieval.lexical import LexicalIndex, analyze, analyze_language, tagalog_stem
 
 DOCS_VI = ["Đăng ký chuyển đến trong vòng 14 ngày", "Vứt pin khô vào ngày rác nguy hiểm"]
 DOCS_EN = ["Register your move within 14 days", "Dry batteries go out on hazardous waste day"]
@@ -23,6 +23,30 @@ def test_word_forms_meet_through_the_prefix_term() -> None:
     scores = _index().scores("registration of moving", "en")
     assert max(scores, key=scores.get) == 0  # type: ignore[arg-type]
     assert "regi…" in analyze_language("registration") and "regi…" in analyze_language("register")
+
+
+def test_tagalog_affixed_forms_share_their_root() -> None:
+    # Aspect and focus affixes around the root: infix -um-, prefixes, reduplication, suffix.
+    assert {tagalog_stem(w) for w in ("lumipat", "paglipat", "kakalipat", "lilipat")} == {"lipat"}
+    assert tagalog_stem("itapon") == tagalog_stem("pagtatapon") == "tapon"
+    assert tagalog_stem("binabayaran") == "bayar" and tagalog_stem("nagbabayad") == "bayad"
+    assert tagalog_stem("bahay") == "bahay"  # short words and roots stay whole
+    assert tagalog_stem("ulan") == "ulan"
+
+
+def test_a_tagalog_query_meets_another_form_of_the_same_verb() -> None:
+    # "kakalipat" (just moved) and "lumipat" (moved) share no word and no four-letter
+    # prefix: only the Tagalog stem brings them together.
+    docs_tl = ["Ano ang gagawin kapag lumipat?", "Ano ang gagawin sa basura?"]
+    index = LexicalIndex(["", ""], {"tl": docs_tl, "es": docs_tl})
+    scores = index.scores("kakalipat ko lang, ano ang gagawin", "tl")
+    assert scores[0] > scores[1]
+    # The same text through another language's analyser (four-letter prefixes): the
+    # entry about moving does not come first.
+    other = index.scores("kakalipat ko lang, ano ang gagawin", "es")
+    assert other[0] <= other[1]
+    assert "lipat~" in analyze_language("kakalipat", "tl")
+    assert "lipat~" not in analyze_language("kakalipat", "en")  # other languages: prefixes
 
 
 def test_language_without_its_own_index_uses_everything() -> None:
