@@ -22,6 +22,7 @@ import contextlib
 import logging
 import select
 import socket
+import weakref
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -60,6 +61,10 @@ class _Stream(httpcore.AsyncNetworkStream):
         self._backend = backend
         self._held: bytes | None = None
         self._held_timeout: float | None = None
+        self._transport: Any = None  # the event loop's transport, when the backend watches
+        self._watched_fd = -1  # and the descriptor it watches it under
+        if backend is not None:
+            backend.watch(self)
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         if self._held is not None:
@@ -93,6 +98,8 @@ class _Stream(httpcore.AsyncNetworkStream):
 
     async def aclose(self) -> None:
         self._held = None  # a request not finished when its connection closes is not sent
+        if self._backend is not None:
+            self._backend.unwatch(self)
         await self._inner.aclose()
 
     async def start_tls(
@@ -117,13 +124,55 @@ class ReadableCheckBackend(httpcore.AsyncNetworkBackend):
     """``httpcore.AnyIOBackend`` whose streams check readability without anyio's lookups."""
 
     def __init__(self, inner: httpcore.AsyncNetworkBackend | None = None,
-                 hold_writes: bool = True) -> None:
+                 hold_writes: bool = True, epoll: bool = False) -> None:
         self._inner = inner or httpcore.AnyIOBackend()
         self.hold_writes = hold_writes  # a request's head sent with its body (``_Stream``)
         self._asked: list[_Stream] | None = None  # inside ``one_poll``
         self._polled: set[int] = set()
         self._ready: set[int] | None = None
         self.polls = 0
+        # With ``epoll``: every stream's socket stays registered in one epoll set from connect
+        # to close, so a pass's question costs one ``epoll_wait`` over the ready ones only
+        # instead of a ``poll()`` over every idle socket built anew (``watch``).
+        self._epoll = select.epoll() if epoll and hasattr(select, "epoll") else None
+        self._watched: weakref.WeakValueDictionary[int, _Stream] = weakref.WeakValueDictionary()
+
+    @property
+    def epoll(self) -> bool:
+        return self._epoll is not None
+
+    def watch(self, stream: _Stream) -> None:
+        """Register ``stream``'s socket in the epoll set (with ``epoll``; a stream that cannot
+        be registered is checked on its own, as without it)."""
+        if self._epoll is None or stream._sock is None:
+            return
+        # httpcore's AnyIOStream → anyio's SocketStream → the event loop's transport.
+        transport = getattr(getattr(stream._inner, "_stream", None), "_transport", None)
+        fd = stream._sock.fileno()
+        if transport is None or fd < 0:
+            return
+        try:
+            try:
+                self._epoll.register(fd, select.EPOLLIN)
+            except FileExistsError:  # a descriptor number reused while still registered
+                self._epoll.modify(fd, select.EPOLLIN)
+        except OSError:
+            return
+        stream._transport, stream._watched_fd = transport, fd
+        self._watched[fd] = stream
+
+    def unwatch(self, stream: _Stream) -> None:
+        """Take ``stream``'s socket out of the epoll set (before it is closed)."""
+        # The number it was registered under (a socket closed under us answers -1 now).
+        fd = stream._watched_fd
+        if self._epoll is not None and fd >= 0 and self._watched.get(fd) is stream:
+            del self._watched[fd]
+            with contextlib.suppress(OSError):  # already closed: the kernel dropped it
+                self._epoll.unregister(fd)
+
+    def close(self) -> None:
+        if self._epoll is not None:
+            self._epoll.close()
 
     @contextlib.contextmanager
     def one_poll(self, streams: Iterable[_Stream]) -> Iterator[None]:
@@ -142,9 +191,24 @@ class ReadableCheckBackend(httpcore.AsyncNetworkBackend):
     def readable(self, stream: _Stream) -> bool | None:
         """Inside ``one_poll``, whether ``stream``'s socket is readable (or closed, or in
         error) by the pass's one poll; None when it was not polled (outside the block, a
-        stream not given, a closed socket)."""
+        stream not given, a closed socket).
+
+        With ``epoll``, every watched stream is answered from one ``epoll_wait(0)`` of the
+        pass (level-triggered ``EPOLLIN``: readable, at EOF, hung up or in error — what
+        ``poll()`` says), whichever streams were given. A stream whose transport is closing
+        is readable (its descriptor may already be closed, which the kernel takes out of the
+        epoll set; ``poll()`` then answered ``POLLNVAL``, also readable). A stream not
+        registered under its descriptor gets None (its own check)."""
         if self._asked is None:
             return None
+        if self._epoll is not None:
+            if self._ready is None:
+                self._ready = {fd for fd, _ in self._epoll.poll(0)}
+                self.polls += 1
+            fd = stream._sock.fileno() if stream._sock is not None else -1
+            if fd < 0 or self._watched.get(fd) is not stream:
+                return None
+            return stream._transport.is_closing() or fd in self._ready
         if self._ready is None:
             poller = select.poll()
             self._polled = set()
@@ -204,8 +268,11 @@ class _LeanPool(httpcore.AsyncConnectionPool):
     def _assign_requests_to_connections(self) -> list[AsyncConnectionInterface]:
         closing: list[AsyncConnectionInterface] = []
         backend = self._network_backend
-        polled = (backend.one_poll(_idle_streams(self._connections))
-                  if isinstance(backend, ReadableCheckBackend) else contextlib.nullcontext())
+        if isinstance(backend, ReadableCheckBackend):
+            # With epoll every watched stream is answered; no list of the idle ones needed.
+            polled = backend.one_poll(() if backend.epoll else _idle_streams(self._connections))
+        else:
+            polled = contextlib.nullcontext()
         with polled:
             for connection in list(self._connections):
                 if connection.is_closed():
@@ -249,10 +316,11 @@ def _idle_streams(connections: Iterable[AsyncConnectionInterface]) -> list[_Stre
     return streams
 
 
-def http_client(limits: httpx.Limits, lean: bool = True) -> httpx.AsyncClient:
+def http_client(limits: httpx.Limits, lean: bool = True, epoll: bool = False) -> httpx.AsyncClient:
     """An ``httpx.AsyncClient`` as httpx builds it, its default pool on ``ReadableCheckBackend``
     and, with ``lean``, the pool's pass made linear (``_LeanPool``) and a request's head
-    held for its body (``_Stream``).
+    held for its body (``_Stream``); with ``epoll`` (and ``lean``), the pass's readability
+    answers from one epoll set the pooled sockets stay in (``ReadableCheckBackend.watch``).
 
     Only the default transport's pool is changed (proxies from the environment keep httpx's
     own); if httpx no longer has the pool where 0.28 keeps it, the client is left as it is
@@ -261,7 +329,7 @@ def http_client(limits: httpx.Limits, lean: bool = True) -> httpx.AsyncClient:
     client = httpx.AsyncClient(limits=limits)
     pool = getattr(getattr(client, "_transport", None), "_pool", None)
     if isinstance(pool, httpcore.AsyncConnectionPool) and hasattr(pool, "_network_backend"):
-        pool._network_backend = ReadableCheckBackend(hold_writes=lean)
+        pool._network_backend = ReadableCheckBackend(hold_writes=lean, epoll=lean and epoll)
         if lean and type(pool) is httpcore.AsyncConnectionPool and _LEAN_POOL_OK:
             pool.__class__ = _LeanPool  # same object and state, the linear pass
     else:

@@ -163,6 +163,13 @@ class GatewaySettings(BaseModel):
     # connections, and a request's head sent with its body (adapters/http_pool.py); False
     # for A/B runs.
     lean_http_pool: bool = True
+    # With it, the pooled sockets kept in one epoll set, so the pass's readability question
+    # is one epoll_wait over the ready ones, not a poll() over every idle socket
+    # (adapters/http_pool.py); False for A/B runs.
+    epoll_http_pool: bool = True
+    # A response's head and body sent in one write (adapters/serve.py, OneWriteTransport;
+    # httptools only); False: uvicorn's two writes (for A/B runs).
+    one_write_responses: bool = True
     # uvicorn's HTTP parser and event loop: "auto" takes httptools and uvloop (both in
     # requirements/app.lock), "h11" / "asyncio" the pure-Python ones (for A/B runs).
     http: Literal["auto", "h11", "httptools"] = "auto"

@@ -113,13 +113,13 @@ async def _readability() -> None:
         await stream.aclose()
 
 
-async def _scenario(lean: bool) -> list[object]:
+async def _scenario(lean: bool, epoll: bool = False) -> list[object]:
     """Connections reused, queued, dropped over the keep-alive limit and after the server
     closed them, over two servers: what each response says and how many each server saw."""
     limits = httpx.Limits(max_connections=3, max_keepalive_connections=2, keepalive_expiry=4.0)
     slow, closing = _Server(close_after=None, delay=0.05), _Server(close_after=0.05)
     seen: list[object] = []
-    async with slow as a, closing as b, http_client(limits, lean=lean) as http:
+    async with slow as a, closing as b, http_client(limits, lean=lean, epoll=epoll) as http:
         pool = http._transport._pool  # type: ignore[attr-defined]
         # 5 at once on 3 connections: two wait in the queue for a connection to come free.
         seen.append(sorted(r.text for r in await asyncio.gather(*(http.get(a) for _ in range(5)))))
@@ -133,6 +133,7 @@ async def _scenario(lean: bool) -> list[object]:
         seen.append(len(pool.connections))
         if lean:  # the idle connections' readability came from the pass's one poll()
             assert pool._network_backend.polls > 0
+            assert pool._network_backend.epoll is epoll
     seen.append((slow.connections, closing.connections))
     return seen
 
@@ -144,6 +145,44 @@ def test_the_lean_pool_decides_as_httpcore_does(run) -> None:  # type: ignore[no
     # Connections dropped over the keep-alive limit and after the server closed them (the
     # 5 concurrent requests on 3 connections needed 5 in all), as httpcore decides.
     assert lean[-1] == (5, 2) and lean[1] == 2
+
+
+@pytest.mark.parametrize("run", [asyncio.run, uvloop.run], ids=["asyncio", "uvloop"])
+def test_the_epoll_pool_decides_as_httpcore_does(run) -> None:  # type: ignore[no-untyped-def]
+    assert run(_scenario(True, epoll=True)) == run(_scenario(False))
+
+
+@pytest.mark.parametrize("run", [asyncio.run, uvloop.run], ids=["asyncio", "uvloop"])
+def test_epoll_answers_as_one_poll_per_socket(run) -> None:  # type: ignore[no-untyped-def]
+    run(_epoll_answers())
+
+
+async def _epoll_answers() -> None:
+    backend = ReadableCheckBackend(epoll=True)
+    assert backend.epoll
+    async with _Server(close_after=0.05) as url:
+        host, port = url[len("http://"):].rstrip("/").split(":")
+        streams = [await backend.connect_tcp(host, int(port)) for _ in range(4)]
+        assert len(backend._watched) == 4
+        await streams[0].write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")  # answered, then EOF
+        await streams[0].flush()
+        await asyncio.sleep(0.2)
+        await streams[2].aclose()  # closed by us: out of the set, its own check
+        assert len(backend._watched) == 3
+        streams[3]._transport.abort()  # closed under the pool (a reset): readable
+        await asyncio.sleep(0.05)
+        own = [is_socket_readable(s._sock) for s in streams]  # type: ignore[attr-defined]
+        assert own[:2] == [True, False] and own[3] is True
+        polls = backend.polls
+        with backend.one_poll(()):
+            pooled = [s.get_extra_info("is_readable") for s in streams]
+            assert backend.readable(streams[2]) is None
+            assert backend.readable(streams[0]) is True and backend.readable(streams[1]) is False
+        assert pooled == own and backend.polls == polls + 1  # one epoll_wait for the pass
+        assert [s.get_extra_info("is_readable") for s in streams] == own  # outside: each its own
+        for s in (streams[0], streams[1], streams[3]):
+            await s.aclose()
+        assert len(backend._watched) == 0
 
 
 @pytest.mark.parametrize("run", [asyncio.run, uvloop.run], ids=["asyncio", "uvloop"])
