@@ -86,6 +86,103 @@ def test_action_responses_are_validated_as_rasa_does_with_a_validator_built_once
     assert patched_ms < original_ms / 3, got["cpu_ms"]
 
 
+# Many more responses, valid and refused, built from every event type of Rasa's schema: the
+# event-by-event check (rasa_speedups._ResponseCheck) must give Rasa's verdict and error.
+_MANY_RESPONSES = """
+import copy, json, time
+from jsonschema import ValidationError
+from rasa.core.actions.action import RemoteAction
+from rasa.shared.utils.schemas.events import EVENT_SCHEMA
+import rasa_speedups
+
+original = RemoteAction._validate_action_result
+rasa_speedups.install()
+patched = RemoteAction._validate_action_result
+action = RemoteAction("action_answer_faq", None)
+names = [b["properties"]["event"]["const"] for b in EVENT_SCHEMA["oneOf"]]
+entity = {"entity": "district", "value": "kita", "start": 0, "end": 2, "confidence": 1.0,
+          "extractor": "RegexEntityExtractor", "role": None, "group": None}
+full = {
+    "user": {"event": "user", "text": "北区", "input_channel": "rest", "message_id": "m1",
+             "parse_data": {"text": "北区", "intent": {"name": "inform", "confidence": 0.9},
+                            "intent_ranking": [{"name": "inform", "confidence": 0.9}],
+                            "entities": [entity],
+                            "response_selector": {"all_retrieval_intents": []}}},
+    "action": {"event": "action", "name": "utter_x", "policy": "RulePolicy",
+               "confidence": 1.0, "hide_rule_turn": False, "action_text": None},
+    "slot": {"event": "slot", "name": "district", "value": ["kita", 1]},
+    "entities": {"event": "entities", "entities": [entity]},
+    "bot": {"event": "bot", "text": "受付番号 H-1", "data": {"buttons": []}},
+}
+bad_fields = {
+    "user": [("text", 5), ("input_channel", 1.5), ("parse_data", "x"),
+             ("parse_data", {"intent": {"name": 3}}), ("parse_data", {"entities": [{"value": 1}]}),
+             ("parse_data", {"intent_ranking": [{"confidence": "high"}]}),
+             ("parse_data", {"response_selector": {"a": 1}})],
+    "action": [("name", 1), ("confidence", "x"), ("hide_rule_turn", "yes"), ("policy", [])],
+    "slot": [("name", 5), ("name", None)],
+    "entities": [("entities", "kita"), ("entities", [{"entity": "d"}])],
+}
+events = []
+for name in names + ["teleport", "", "USER"]:
+    event = copy.deepcopy(full.get(name, {"event": name}))
+    events.append(event)
+    events.append({**event, "timestamp": 1.7e9, "metadata": {"lang": "ja"}})
+    events.append({**event, "timestamp": "yesterday"})
+    events.append({**event, "metadata": 5})
+    events.append({**event, "metadata": None, "timestamp": None, "extra": [1, 2]})
+    for field, value in bad_fields.get(name, []):
+        events.append({**event, field: value})
+for key in ("name", "value", "entities"):
+    events.append({k: v for k, v in full["slot"].items() if k != key})
+    events.append({k: v for k, v in full["entities"].items() if k != key})
+events += [{"name": "x"}, {"event": 5}, {"event": None}, {"event": ["user"]}, "slot", 3, None,
+           [], {"event": {"const": "user"}}, {"event": "slot", "name": "a", "value": None}]
+cases = [{"events": [e]} for e in events]
+cases += [{"events": [e], "responses": [{"text": "ok"}]} for e in events[::7]]
+cases += [{"events": events[:12]}, {"events": [full["slot"]] * 5 + [{"event": "nope"}]},
+          {"events": None}, {"events": "x"}, {"responses": [1]}, {"responses": [{"text": 5}]},
+          {"responses": {"text": "a"}}, {}, {"other": 1}, [], "x", None, 5,
+          {"events": [], "responses": [{"text": "a", "buttons": [{"title": "t"}]}]}]
+
+def outcome(method, response):
+    try:
+        return ["ok", method(action, copy.deepcopy(response))]
+    except ValidationError as e:
+        return ["ValidationError", e.message, list(e.path), list(e.schema_path)]
+
+def cpu_ms(method, response, n=100):
+    start = time.process_time()
+    for _ in range(n):
+        method(action, response)
+    return (time.process_time() - start) * 1000 / n
+
+typical = {"events": [full["slot"], {"event": "active_loop", "name": None},
+                      {"event": "slot", "name": "requested_slot", "value": None},
+                      full["bot"], {"event": "followup", "name": "action_listen"}],
+           "responses": [{"text": "燃やせるごみ: 月曜", "buttons": [{"title": "北区"}]}]}
+before, after = [outcome(original, c) for c in cases], [outcome(patched, c) for c in cases]
+checked_ms = cpu_ms(patched, typical)
+rasa_speedups._check_responses = False  # as with MADOGUCHI_RASA_SPEEDUPS_SKIP=response_check
+jsonschema_ms = cpu_ms(patched, typical)
+print(json.dumps({"cases": len(cases), "names": len(names),
+                  "differ": [[c, b, a] for c, b, a in zip(cases, before, after) if a != b][:5],
+                  "valid": sum(o[0] == "ok" for o in before),
+                  "cpu_ms": [jsonschema_ms, checked_ms]}, default=str))
+"""
+
+
+def test_many_action_responses_get_rasas_verdict_and_error(settings) -> None:  # type: ignore[no-untyped-def]
+    got = run_in_rasa_env(settings, _MANY_RESPONSES)
+    assert got["names"] > 20 and got["cases"] > 150
+    assert 40 < got["valid"] < got["cases"] - 40  # both verdicts well represented
+    assert got["differ"] == [], got["differ"]
+    jsonschema_ms, checked_ms = got["cpu_ms"]
+    print(f"CPU ms per 5-event response: jsonschema {jsonschema_ms:.3f}, "
+          f"event by event {checked_ms:.3f}")
+    assert checked_ms < jsonschema_ms / 2, got["cpu_ms"]
+
+
 _FAKE_FEATURES = """
 import json
 import numpy as np, scipy.sparse
@@ -611,3 +708,211 @@ def test_the_running_rasa_server_has_them_installed(stack) -> None:  # type: ign
     installed = f"madoguchi rasa speedups installed in pid {stack.rasa.process.pid}"
     assert installed in log
     assert "Failed to validate Action server response" not in log.split(installed)[-1]
+
+
+# The CountVectorsFeaturizers' matrices counted through the vocabulary directly
+# (rasa_speedups._create_count_features) against Rasa's sklearn transform, on the very same
+# tokens: every NLU training example and every bench query, both featurizers (words, char n-grams).
+_COUNT_VECTORS = """
+import asyncio, glob, json, sys, time
+import numpy as np
+from rasa.core.agent import Agent
+from rasa.nlu.featurizers.sparse_featurizer.count_vectors_featurizer import CountVectorsFeaturizer
+from rasa.shared.nlu.training_data.loading import load_data
+import rasa_speedups
+
+model, nlu_dir, queries = sys.argv[1], sys.argv[2], sys.argv[3:]
+texts = []
+for path in sorted(glob.glob(nlu_dir + "/**/*.yml", recursive=True)):
+    texts += [m.get("text") for m in load_data(path).intent_examples]
+for path in queries:
+    texts += [json.loads(line)["text"] for line in open(path, encoding="utf-8")]
+texts = list(dict.fromkeys(t for t in texts if t)) + ["", "   ", "😀🎉😀", "qwertyuiop"]
+agent = Agent.load(model)
+rasa_speedups.install()
+ours, theirs = CountVectorsFeaturizer._create_features, rasa_speedups._rasa_create_features
+calls, differ, cpu, analyzers = [0], [], [0.0, 0.0], set()
+
+def describe(m):
+    if m is None:
+        return None
+    return [type(m).__name__, m.shape, str(m.dtype), m.row.tolist(), m.col.tolist(),
+            m.data.tolist(), str(m.row.dtype), str(m.col.dtype), m.has_canonical_format]
+
+def both(self, attribute, all_tokens):
+    t0 = time.process_time()
+    expected = theirs(self, attribute, all_tokens)
+    t1 = time.process_time()
+    got = ours(self, attribute, all_tokens)
+    t2 = time.process_time()
+    cpu[0] += t1 - t0
+    cpu[1] += t2 - t1
+    calls[0] += 1
+    analyzers.add(self.vectorizers[attribute].analyzer)
+    if [[describe(m) for m in part] for part in expected] != \\
+            [[describe(m) for m in part] for part in got]:
+        differ.append([attribute, all_tokens])
+    return expected
+
+CountVectorsFeaturizer._create_features = both
+
+async def parse_all():
+    for text in texts:
+        await agent.parse_message(text)
+
+asyncio.run(parse_all())
+# Other vectorizer settings than madoguchi's (binary, float, word bigrams, char n-grams).
+from sklearn.feature_extraction.text import CountVectorizer
+others = []
+for params in [dict(binary=True, dtype=np.float32, analyzer="char_wb", ngram_range=(1, 3)),
+               dict(analyzer="word", ngram_range=(1, 2), lowercase=False),
+               dict(analyzer="char", ngram_range=(2, 4), dtype=np.float64)]:
+    vectorizer = CountVectorizer(**params).fit(texts[:2000])
+    for docs in ([t for t in texts[2000:2400] if t], ["a a a", "b", "zzzz 新しい"]):
+        sk = vectorizer.transform(docs)
+        sk.sort_indices()
+        mine = rasa_speedups._count_matrix(vectorizer, rasa_speedups._count_analyzer(vectorizer), docs)
+        others.append(describe(sk.tocoo()) == describe(mine))
+print(json.dumps({"calls": calls[0], "texts": len(texts), "differ": differ[:5],
+                  "n_differ": len(differ), "analyzers": sorted(analyzers), "others": others,
+                  "cpu_ms": [1000 * c / calls[0] for c in cpu]}))
+"""
+
+
+@pytest.mark.slow
+def test_count_vectors_are_rasas_on_every_example_and_query(settings) -> None:  # type: ignore[no-untyped-def]
+    from adapters.stack import fast_e5_engine, train_model
+
+    model = train_model(settings.rasa)
+    lib = fast_e5_engine(settings)
+    env = {"MADOGUCHI_E5_LIB": str(lib.resolve())} if lib is not None and lib.exists() else {}
+    root = settings.rasa.project_dir.resolve().parent
+    queries = sorted((root / "bench" / "data").glob("faq_queries*.jsonl"))
+    got = run_in_rasa_env(settings, _COUNT_VECTORS, str(model),
+                          str((settings.rasa.data_dir / "nlu").resolve()),
+                          *map(str, queries), env=env, timeout=1800)
+    # Both featurizers (words and char n-grams) ran on every message, and each gave Rasa's
+    # matrices: same shape, dtype, rows, columns, counts and index dtypes.
+    assert got["analyzers"] == ["char_wb", "word"]
+    assert got["calls"] >= 2 * got["texts"] > 6000
+    assert got["n_differ"] == 0, got["differ"]
+    assert got["others"] == [True] * 6
+    rasa_ms, ours_ms = got["cpu_ms"]
+    print(f"CPU ms per CountVectorsFeaturizer call: Rasa's {rasa_ms:.3f}, direct {ours_ms:.3f}")
+    assert ours_ms < rasa_ms / 2, got["cpu_ms"]
+
+
+# Policy featurisation: a tracker's past states computed once per tracker, events and arguments
+# (rasa_speedups._past_states). Every prefix of every rule and test story, and a turn for every
+# bench query, predicted with Rasa's past_states and with the memo: the same predictions; and the
+# states themselves equal Rasa's for every argument combination, also after a caller changed the
+# states it got.
+_PAST_STATES = """
+import asyncio, copy, json, sys, time
+from rasa.core.agent import Agent
+from rasa.core.training import load_data
+from rasa.shared.core.events import ActionExecuted, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+import rasa_speedups
+
+model, rules, stories, queries = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+agent = Agent.load(model)
+rasa_speedups.install()
+domain = agent.domain
+prefixes = []
+for path in (rules, stories):
+    for tracker in load_data(path, domain, augmentation_factor=0):
+        events = list(tracker.events)
+        prefixes += [events[:i] for i, e in enumerate(events)
+                     if i > 0 and isinstance(e, ActionExecuted)]
+texts = list(dict.fromkeys(json.loads(line)["text"] for path in queries
+                           for line in open(path, encoding="utf-8")))[:int(1e9)]
+
+async def parse_all():
+    out = []
+    for text in texts:
+        parsed = await agent.parse_message(text)
+        out.append([ActionExecuted("action_listen"),
+                    UserUttered(text, parsed["intent"], parsed["entities"], parse_data=parsed)])
+    return out
+
+prefixes += asyncio.run(parse_all())
+ours, theirs = rasa_speedups._past_states, rasa_speedups._rasa_past_states
+computed = [0]
+
+def counted(*args, **kwargs):
+    computed[0] += 1
+    return theirs(*args, **kwargs)
+
+rasa_speedups._rasa_past_states = counted
+
+def predict_all(past_states):
+    DialogueStateTracker.past_states = past_states
+    computed[0] = 0
+    out = []
+    start = time.process_time()
+    for i, events in enumerate(prefixes):
+        tracker = DialogueStateTracker.from_events(f"p{i}", events, domain.slots)
+        predicted = agent.processor.predict_next_with_tracker(tracker)
+        out.append([predicted["policy"], predicted["confidence"], predicted["scores"]])
+    return out, (time.process_time() - start) * 1000 / len(prefixes), computed[0]
+
+rasa_out, rasa_ms, _ = predict_all(theirs)
+ours_out, ours_ms, ours_computed = predict_all(ours)
+calls = [0]
+
+def calls_counted(*args, **kwargs):
+    calls[0] += 1
+    return ours(*args, **kwargs)
+
+predict_all(calls_counted)
+
+# The states themselves, for every argument combination, twice, the first copy changed.
+rule_only = {"slots": ["requested_slot"], "active_loops": ["district_form"]}
+states_differ = 0
+for i, events in enumerate(prefixes[::3]):
+    tracker = DialogueStateTracker.from_events(f"s{i}", events, domain.slots)
+    for omit in (False, True):
+        for ignore in (False, True):
+            for only in (None, rule_only):
+                args = dict(omit_unset_slots=omit, ignore_rule_only_turns=ignore,
+                            rule_only_data=only)
+                expected = theirs(tracker, domain, **args)
+                first = ours(tracker, domain, **args)
+                for state in first:
+                    for sub in state.values():
+                        sub.clear()
+                    state["x"] = {"intent": "changed"}
+                again = ours(tracker, domain, **args)
+                states_differ += (again != expected) + (theirs(tracker, domain, **args) != expected)
+    tracker.update(ActionExecuted("action_listen"))  # a new event: computed afresh
+    states_differ += ours(tracker, domain) != theirs(tracker, domain)
+print(json.dumps({"prefixes": len(prefixes), "same": rasa_out == ours_out,
+                  "differ": [[len(prefixes[i]), a, b] for i, (a, b) in
+                             enumerate(zip(rasa_out, ours_out)) if a != b][:3],
+                  "policies": sorted({o[0] for o in rasa_out}), "states_differ": states_differ,
+                  "calls": calls[0], "computed": ours_computed, "cpu_ms": [rasa_ms, ours_ms]}))
+"""
+
+
+@pytest.mark.slow
+def test_past_states_once_per_tracker_predict_as_rasa_does(settings) -> None:  # type: ignore[no-untyped-def]
+    from adapters.stack import fast_e5_engine, train_model
+
+    model = train_model(settings.rasa)
+    lib = fast_e5_engine(settings)
+    env = {"MADOGUCHI_E5_LIB": str(lib.resolve())} if lib is not None and lib.exists() else {}
+    project = settings.rasa.project_dir.resolve()
+    queries = sorted((project.parent / "bench" / "data").glob("faq_queries*.jsonl"))
+    got = run_in_rasa_env(settings, _PAST_STATES, str(model),
+                          str((settings.rasa.data_dir / "rules.yml").resolve()),
+                          str(project / "tests" / "test_stories.yml"),
+                          *map(str, queries), env=env, timeout=1800)
+    assert got["prefixes"] > 3000
+    assert got["same"], got["differ"]
+    assert len(got["policies"]) >= 2 and got["states_differ"] == 0
+    # Rule policy featurises each tracker twice with the same arguments: one of them now reuses.
+    assert got["computed"] < 0.8 * got["calls"], got
+    rasa_ms, ours_ms = got["cpu_ms"]
+    print(f"CPU ms per prediction: Rasa's past states {rasa_ms:.2f}, once per tracker "
+          f"{ours_ms:.2f} ({got['computed']} of {got['calls']} computed)")
