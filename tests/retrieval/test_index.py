@@ -266,3 +266,49 @@ def test_html_in_kb_content_is_returned_as_plain_text(tiny: RetrievalSettings) -
     # Retrieval never rewrites content; escaping is each channel's job (widget: textContent,
     # LINE: plain text), so the text arrives exactly as written.
     assert answer.entry_id == "xss" and answer.text.endswith("<script>alert(1)</script>")
+
+
+def _dense_index(rows: list[str | None], fields: list[str], seed: int = 0):  # type: ignore[no-untyped-def]
+    import faiss
+    import numpy as np
+
+    from retrieval.index import DenseIndex, Manifest
+
+    rng = np.random.default_rng(seed)
+    vectors = rng.normal(size=(len(rows), 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    index = faiss.IndexFlatIP(16)
+    index.add(vectors)
+    return DenseIndex(index, list(rows), list(fields), Manifest(3, "t", "1", "kb", len(rows))), vectors
+
+
+def test_field_scores_are_each_candidates_best_cosine_per_field_without_faiss_search() -> None:
+    # Entries' vectors interleaved, a field shared by neighbouring entries (b's last field
+    # and c's first are both q:en), a removed entry's vectors, fields in any order.
+    import numpy as np
+
+    rows = ["a", "b", "a", "c", "b", "b", "c", "gone", "a"]
+    fields = ["q:ja", "q:en", "a:ja", "q:en", "q:ja", "q:en", "a:en", "q:ja", "q:ja"]
+    dense, vectors = _dense_index(rows, fields)
+    dense.remove_entry("gone")
+
+    def refused(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("the flat index's search runs the same product again")
+
+    dense.index.search = refused  # the one product with every vector is enough
+    query = vectors[3] + 0.1 * vectors[0]
+    query /= np.linalg.norm(query)
+    scores = dense.field_scores(query, k=4, also=["a", "b", "c", "gone", "unknown"])
+    sims = vectors @ query
+    assert scores.entries[0] == "c"  # the nearest vector's entry first, as FAISS orders them
+    assert set(scores.entries) == {"a", "b", "c"}
+    for n, entry in enumerate(scores.entries):
+        for j, name in enumerate(scores.names):
+            mine = [sims[i] for i, (r, f) in enumerate(zip(rows, fields)) if r == entry and f == name]
+            if mine:
+                assert abs(scores.matrix[n, j] - max(mine)) < 1e-6
+            else:
+                assert np.isnan(scores.matrix[n, j])
+    # The gathered product (retrieval/align.py's second pass) gives the same matrix.
+    gathered = dense._groups.best(dense.vectors, query, scores.entries, gather=True)
+    assert np.allclose(gathered.matrix, scores.matrix, equal_nan=True)
