@@ -60,7 +60,8 @@ def create_app(settings: Settings | None = None, retriever: Retriever | None = N
         # Pool bookkeeping made cheaper: adapters/http_pool.py.
         fast = settings.gateway.fast_http_pool
         lean = settings.gateway.lean_http_pool
-        async with (http_client(HTTP_LIMITS, lean, settings.gateway.epoll_http_pool) if fast
+        async with (http_client(HTTP_LIMITS, lean, settings.gateway.epoll_http_pool,
+                                settings.gateway.reserve_pool_connections) if fast
                     else httpx.AsyncClient(limits=HTTP_LIMITS)) as http:
             app.state.settings = settings
             app.state.retriever = retriever or Retriever(settings.retrieval)

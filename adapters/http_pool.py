@@ -22,12 +22,15 @@ import contextlib
 import logging
 import select
 import socket
+import time
 import weakref
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 import httpcore
 import httpx
+from httpcore._async.connection import AsyncHTTPConnection
+from httpcore._async.http11 import AsyncHTTP11Connection, HTTPConnectionState
 from httpcore._async.interfaces import AsyncConnectionInterface
 from httpcore._utils import is_socket_readable  # the check httpcore itself runs
 
@@ -36,6 +39,8 @@ _LEAN_POOL_OK = httpcore.__version__.startswith("1.0.")
 
 log = logging.getLogger(__name__)
 
+
+_IDLE, _CLOSED = HTTPConnectionState.IDLE, HTTPConnectionState.CLOSED
 
 # Writes up to this size may wait for the next one (see ``_Stream.write``).
 _HOLD_BYTES = 16384
@@ -265,6 +270,44 @@ class _LeanPool(httpcore.AsyncConnectionPool):
     (``tests/adapters/test_http_pool.py``).
     """
 
+    # Set by ``http_client`` (``gateway.reserve_pool_connections``): no connection given
+    # twice, and the closed/expired pass below read straight off HTTP/1.1 connections.
+    reserve_assigned = False
+
+    def _drop_closed_and_expired(self, closing: list[AsyncConnectionInterface]) -> None:
+        """httpcore's first loop of the pass (drop closed connections; close expired ones and
+        idle ones over the keep-alive limit), with ``is_closed``/``has_expired``/``is_idle``
+        of an HTTP/1.1 connection read from its state directly: the same tests in the same
+        order as ``AsyncHTTPConnection`` → ``AsyncHTTP11Connection`` run them, without three
+        two-level calls per pooled connection per pass (~20 connections under bench.load).
+        Any other kind of connection is asked as httpcore asks it."""
+        connections = self._connections
+        now = time.monotonic()
+        for connection in list(connections):
+            inner = getattr(connection, "_connection", None)
+            if type(connection) is AsyncHTTPConnection and type(inner) is AsyncHTTP11Connection:
+                state = inner._state
+                if state is _CLOSED:
+                    connections.remove(connection)
+                    continue
+                idle = state is _IDLE
+                expire_at = inner._expire_at
+                if ((expire_at is not None and now > expire_at)
+                        or (idle and inner._network_stream.get_extra_info("is_readable"))):
+                    connections.remove(connection)
+                    closing.append(connection)
+                elif idle and len(connections) > self._max_keepalive_connections:
+                    connections.remove(connection)
+                    closing.append(connection)
+            elif connection.is_closed():
+                connections.remove(connection)
+            elif connection.has_expired():
+                connections.remove(connection)
+                closing.append(connection)
+            elif connection.is_idle() and len(connections) > self._max_keepalive_connections:
+                connections.remove(connection)
+                closing.append(connection)
+
     def _assign_requests_to_connections(self) -> list[AsyncConnectionInterface]:
         closing: list[AsyncConnectionInterface] = []
         backend = self._network_backend
@@ -274,26 +317,43 @@ class _LeanPool(httpcore.AsyncConnectionPool):
         else:
             polled = contextlib.nullcontext()
         with polled:
-            for connection in list(self._connections):
-                if connection.is_closed():
-                    self._connections.remove(connection)
-                elif connection.has_expired():
-                    self._connections.remove(connection)
-                    closing.append(connection)
-                elif (connection.is_idle()
-                      and len(self._connections) > self._max_keepalive_connections):
-                    self._connections.remove(connection)
-                    closing.append(connection)
-        for pool_request in [r for r in self._requests if r.is_queued()]:
+            if self.reserve_assigned:
+                self._drop_closed_and_expired(closing)
+            else:
+                for connection in list(self._connections):
+                    if connection.is_closed():
+                        self._connections.remove(connection)
+                    elif connection.has_expired():
+                        self._connections.remove(connection)
+                        closing.append(connection)
+                    elif (connection.is_idle()
+                          and len(self._connections) > self._max_keepalive_connections):
+                        self._connections.remove(connection)
+                        closing.append(connection)
+        queued = [r for r in self._requests if r.is_queued()]
+        if not queued:
+            return closing
+        # HTTP/1.1: a connection already given to a request (which may not have started on
+        # it yet: it is still idle until its task runs) is not given to a second one.
+        # httpcore gives it again, and the second request then fails on it with
+        # ConnectionNotAvailable, goes back to the queue and costs a whole pass more; under
+        # bench.load that was ~1.2 extra passes a request. The second request gets what that
+        # next pass would give it: the next available connection, or a new one.
+        reserve = self.reserve_assigned and not self._http2
+        taken = ({id(r.connection) for r in self._requests if r.connection is not None}
+                 if reserve else set())
+        for pool_request in queued:
             origin = pool_request.request.url.origin
             connection = next((c for c in self._connections
-                               if c.can_handle_request(origin) and c.is_available()), None)
+                               if c.can_handle_request(origin) and c.is_available()
+                               and id(c) not in taken), None)
             if connection is None:
                 if len(self._connections) < self._max_connections:
                     connection = self.create_connection(origin)
                     self._connections.append(connection)
                 else:
-                    idle = next((c for c in self._connections if c.is_idle()), None)
+                    idle = next((c for c in self._connections
+                                 if c.is_idle() and id(c) not in taken), None)
                     if idle is None:
                         continue  # waits for a connection to come free
                     self._connections.remove(idle)
@@ -301,6 +361,8 @@ class _LeanPool(httpcore.AsyncConnectionPool):
                     connection = self.create_connection(origin)
                     self._connections.append(connection)
             pool_request.assign_to_connection(connection)
+            if reserve:
+                taken.add(id(connection))
         return closing
 
 
@@ -316,11 +378,14 @@ def _idle_streams(connections: Iterable[AsyncConnectionInterface]) -> list[_Stre
     return streams
 
 
-def http_client(limits: httpx.Limits, lean: bool = True, epoll: bool = False) -> httpx.AsyncClient:
+def http_client(limits: httpx.Limits, lean: bool = True, epoll: bool = False,
+                reserve: bool = False) -> httpx.AsyncClient:
     """An ``httpx.AsyncClient`` as httpx builds it, its default pool on ``ReadableCheckBackend``
     and, with ``lean``, the pool's pass made linear (``_LeanPool``) and a request's head
     held for its body (``_Stream``); with ``epoll`` (and ``lean``), the pass's readability
-    answers from one epoll set the pooled sockets stay in (``ReadableCheckBackend.watch``).
+    answers from one epoll set the pooled sockets stay in (``ReadableCheckBackend.watch``);
+    with ``reserve`` (and ``lean``), an HTTP/1.1 connection given to a request is not given
+    to a second one before the first is done with it (``_LeanPool``).
 
     Only the default transport's pool is changed (proxies from the environment keep httpx's
     own); if httpx no longer has the pool where 0.28 keeps it, the client is left as it is
@@ -332,6 +397,23 @@ def http_client(limits: httpx.Limits, lean: bool = True, epoll: bool = False) ->
         pool._network_backend = ReadableCheckBackend(hold_writes=lean, epoll=lean and epoll)
         if lean and type(pool) is httpcore.AsyncConnectionPool and _LEAN_POOL_OK:
             pool.__class__ = _LeanPool  # same object and state, the linear pass
+            pool.reserve_assigned = reserve  # a given connection not given twice
+        if reserve:
+            client._cookies.__class__ = _LeanCookies
     else:
         log.warning("httpx's connection pool is not where expected: default network backend kept")
     return client
+
+
+class _LeanCookies(httpx.Cookies):
+    """The client's cookie jar, not asked about a response that sets no cookie.
+
+    httpx hands every response to the standard library's ``CookieJar.extract_cookies``
+    through two compatibility wrappers (~7 % of a request's CPU in a profile), which then
+    finds no ``Set-Cookie``/``Set-Cookie2`` header and stores nothing. A response that has
+    one goes to the jar as before."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        headers = response.headers
+        if "set-cookie" in headers or "set-cookie2" in headers:
+            super().extract_cookies(response)

@@ -126,6 +126,7 @@ class RasaClient:
         self.http = http
         self.rasa = RasaServers(settings.server_urls())
         self.actions = ComponentState("action_server")
+        self._chat_urls: dict[str, httpx.URL] = {}
 
     def route(self, sender: str) -> list[RasaProcess]:
         """The processes to try for ``sender``, in order: its own if up, then the next ones
@@ -153,7 +154,7 @@ class RasaClient:
 
     async def _send(self, process: RasaProcess, body: dict[str, Any]) -> list[dict]:
         try:
-            response = await self.http.post(f"{process.url}{CHANNEL}", json=body,
+            response = await self.http.post(self._chat_url(process), json=body,
                                              timeout=self.settings.timeout_s)
             response.raise_for_status()
             messages = response.json()
@@ -169,6 +170,13 @@ class RasaClient:
         process.mark(True, "answered")
         process.answered += 1
         return messages
+
+    def _chat_url(self, process: RasaProcess) -> httpx.URL:
+        # Parsed once per process, not on every message (httpx parses a str URL each time).
+        url = self._chat_urls.get(process.url)
+        if url is None:
+            url = self._chat_urls[process.url] = httpx.URL(f"{process.url}{CHANNEL}")
+        return url
 
     async def probe(self) -> None:
         """Check every Rasa process and the action server once and update their state."""

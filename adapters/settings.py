@@ -167,6 +167,11 @@ class GatewaySettings(BaseModel):
     # is one epoll_wait over the ready ones, not a poll() over every idle socket
     # (adapters/http_pool.py); False for A/B runs.
     epoll_http_pool: bool = True
+    # With it, a pooled connection given to a request is not given to a second one at the
+    # same time (which then failed on it and went round the pool again), the pass reads
+    # HTTP/1.1 connections' state directly, and responses that set no cookie skip the cookie
+    # jar (adapters/http_pool.py); False for A/B runs.
+    reserve_pool_connections: bool = True
     # A response's head and body sent in one write (adapters/serve.py, OneWriteTransport;
     # httptools only); False: uvicorn's two writes (for A/B runs).
     one_write_responses: bool = True

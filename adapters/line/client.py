@@ -113,12 +113,16 @@ class LineClient:
         self.sleep = sleep
         self.api = settings.api_base_url.rstrip("/")
         self.data_api = settings.data_api_base_url.rstrip("/")
+        # The URLs of every message, parsed once (httpx parses a str URL on each call).
+        self._reply_url = httpx.URL(f"{self.api}/v2/bot/message/reply")
+        self._push_url = httpx.URL(f"{self.api}/v2/bot/message/push")
+        self._loading_url = httpx.URL(f"{self.api}/v2/bot/chat/loading/start")
 
     async def reply(self, reply_token: str, messages: Sequence[Message]) -> None:
         """Answer with a reply token (at most 5 messages; not retried)."""
         body = message_request_body(
             ReplyMessageRequest(reply_token=reply_token, messages=list(messages)))
-        await self._call("POST", f"{self.api}/v2/bot/message/reply", "reply", json=body)
+        await self._call("POST", self._reply_url, "reply", json=body)
 
     async def push(self, to: str, messages: Sequence[Message], retry_key: str | None = None) -> str:
         """Push messages, retrying 5xx, 429 and timeouts with backoff and the same retry key.
@@ -132,7 +136,7 @@ class LineClient:
         """
         key = retry_key or str(uuid.uuid4())
         body = message_request_body(PushMessageRequest(to=to, messages=list(messages)))
-        url = f"{self.api}/v2/bot/message/push"
+        url = self._push_url
         attempts = max(1, self.settings.max_attempts)
         last: LineError | None = None
         for attempt in range(1, attempts + 1):
@@ -167,7 +171,7 @@ class LineClient:
         seconds = min(60, max(5, 5 * round(seconds / 5)))
         body = ShowLoadingAnimationRequest(chat_id=chat_id, loading_seconds=seconds).to_dict()
         try:
-            await self._call("POST", f"{self.api}/v2/bot/chat/loading/start", "loading", json=body)
+            await self._call("POST", self._loading_url, "loading", json=body)
         except LineError as exc:
             log.warning("loading animation not shown: %s", exc)
             return False
@@ -232,7 +236,7 @@ class LineClient:
     async def _call(
         self,
         method: str,
-        url: str,
+        url: str | httpx.URL,
         what: str,
         *,
         json: Any = None,

@@ -113,13 +113,13 @@ async def _readability() -> None:
         await stream.aclose()
 
 
-async def _scenario(lean: bool, epoll: bool = False) -> list[object]:
+async def _scenario(lean: bool, epoll: bool = False, reserve: bool = False) -> list[object]:
     """Connections reused, queued, dropped over the keep-alive limit and after the server
     closed them, over two servers: what each response says and how many each server saw."""
     limits = httpx.Limits(max_connections=3, max_keepalive_connections=2, keepalive_expiry=4.0)
     slow, closing = _Server(close_after=None, delay=0.05), _Server(close_after=0.05)
     seen: list[object] = []
-    async with slow as a, closing as b, http_client(limits, lean=lean, epoll=epoll) as http:
+    async with slow as a, closing as b, http_client(limits, lean=lean, epoll=epoll, reserve=reserve) as http:
         pool = http._transport._pool  # type: ignore[attr-defined]
         # 5 at once on 3 connections: two wait in the queue for a connection to come free.
         seen.append(sorted(r.text for r in await asyncio.gather(*(http.get(a) for _ in range(5)))))
@@ -150,6 +150,78 @@ def test_the_lean_pool_decides_as_httpcore_does(run) -> None:  # type: ignore[no
 @pytest.mark.parametrize("run", [asyncio.run, uvloop.run], ids=["asyncio", "uvloop"])
 def test_the_epoll_pool_decides_as_httpcore_does(run) -> None:  # type: ignore[no-untyped-def]
     assert run(_scenario(True, epoll=True)) == run(_scenario(False))
+
+
+@pytest.mark.parametrize("run", [asyncio.run, uvloop.run], ids=["asyncio", "uvloop"])
+def test_the_reserving_pool_decides_as_httpcore_does(run) -> None:  # type: ignore[no-untyped-def]
+    assert run(_scenario(True, epoll=True, reserve=True)) == run(_scenario(False))
+
+
+@pytest.mark.parametrize("reserve", [True, False])
+def test_a_connection_is_not_given_to_two_requests(reserve: bool, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Sixteen requests at once on a pool of idle connections: each is given a connection of
+    its own in its first pass (2 passes a request: added, response closed). httpcore gives
+    the first idle connection to all of them; all but one then fail on it and go round
+    again (the test fails for reserve=False: it measures the change)."""
+    passes = []
+    assign = _LeanPool._assign_requests_to_connections
+
+    def counted(self):  # type: ignore[no-untyped-def]
+        passes.append(1)
+        return assign(self)
+
+    monkeypatch.setattr(_LeanPool, "_assign_requests_to_connections", counted)
+
+    async def go() -> tuple[list[str], int]:
+        server = await asyncio.start_server(_echo, "127.0.0.1", 0)
+        url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/"
+        try:
+            async with http_client(HTTP_LIMITS, epoll=True, reserve=reserve) as http:
+                await asyncio.gather(*(http.post(url, content=b"w") for _ in range(16)))
+                opened = len(http._transport._pool.connections)  # type: ignore[attr-defined]
+                passes.clear()
+                texts = [r.text for r in await asyncio.gather(
+                    *(http.post(url, content=b"%d" % i) for i in range(16)))]
+                assert len(http._transport._pool.connections) == opened  # type: ignore[attr-defined]
+        finally:
+            server.close()
+        return texts, len(passes)
+
+    texts, count = uvloop.run(go())
+    assert texts == [f"POST {len(str(i))} {i}" for i in range(16)]
+    if reserve:
+        assert count == 32
+    else:
+        assert count > 32
+
+
+def test_cookies_are_still_kept() -> None:
+    async def set_cookie(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                cookie = b"Set-Cookie: s=1; Path=/\r\n" if b"GET /set" in head else b""
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n" + cookie + b"\r\nok")
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        writer.close()
+
+    async def go() -> list[dict[str, str]]:
+        server = await asyncio.start_server(set_cookie, "127.0.0.1", 0)
+        url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+        seen = []
+        try:
+            async with http_client(HTTP_LIMITS, epoll=True, reserve=True) as http:
+                await http.get(f"{url}/plain")
+                seen.append(dict(http.cookies))
+                await http.get(f"{url}/set")
+                seen.append(dict(http.cookies))
+        finally:
+            server.close()
+        return seen
+
+    assert uvloop.run(go()) == [{}, {"s": "1"}]
 
 
 @pytest.mark.parametrize("run", [asyncio.run, uvloop.run], ids=["asyncio", "uvloop"])
