@@ -190,35 +190,53 @@ def _bigrams(run: str) -> list[str]:
 
 
 class BM25:
-    """Okapi BM25 over pre-analysed documents (k1=1.2, b=0.75, the usual defaults)."""
+    """Okapi BM25 over pre-analysed documents (k1=1.2, b=0.75, the usual defaults).
+
+    A term's contribution to a document does not depend on the query, so it is computed
+    once here: each term's postings are a slice of two arrays (documents, contributions),
+    and a query is one ``bincount`` over its terms' slices instead of a Python loop over
+    every posting (the same sums in the same order: the same scores to the last bit).
+    """
 
     def __init__(self, docs: Sequence[Sequence[str]], k1: float = 1.2, b: float = 0.75) -> None:
         self.k1, self.b = k1, b
         self.n_docs = len(docs)
-        self.lengths = [len(d) for d in docs]
-        self.avg_len = (sum(self.lengths) / self.n_docs) if self.n_docs else 0.0
-        self.postings: dict[str, list[tuple[int, int]]] = {}
+        lengths = [len(d) for d in docs]
+        avg_len = (sum(lengths) / self.n_docs) if self.n_docs else 0.0
+        postings: dict[str, list[tuple[int, int]]] = {}
         for doc_id, doc in enumerate(docs):
             for term, tf in Counter(doc).items():
-                self.postings.setdefault(term, []).append((doc_id, tf))
-        self.idf = {
-            term: math.log(1 + (self.n_docs - len(p) + 0.5) / (len(p) + 0.5))
-            for term, p in self.postings.items()
-        }
+                postings.setdefault(term, []).append((doc_id, tf))
+        # term → (start, end) of its slice of ``post_docs``/``post_weights``
+        self.slices: dict[str, tuple[int, int]] = {}
+        post_docs: list[int] = []
+        post_weights: list[float] = []
+        for term, found in postings.items():
+            idf = math.log(1 + (self.n_docs - len(found) + 0.5) / (len(found) + 0.5))
+            self.slices[term] = (len(post_docs), len(post_docs) + len(found))
+            for doc_id, tf in found:
+                norm = 1 - b + b * lengths[doc_id] / (avg_len or 1)
+                post_docs.append(doc_id)
+                post_weights.append(idf * tf * (k1 + 1) / (tf + k1 * norm))
+        self.post_docs = np.array(post_docs, dtype=np.int64)
+        self.post_weights = np.array(post_weights, dtype=np.float64)
 
     def scores(self, query_terms: Sequence[str]) -> dict[int, float]:
-        """BM25 score of every document sharing at least one term with the query."""
-        out: dict[int, float] = {}
-        for term in set(query_terms):
-            idf = self.idf.get(term)
-            if idf is None:
-                continue
-            for doc_id, tf in self.postings[term]:
-                norm = 1 - self.b + self.b * self.lengths[doc_id] / (self.avg_len or 1)
-                out[doc_id] = out.get(doc_id, 0.0) + idf * tf * (self.k1 + 1) / (
-                    tf + self.k1 * norm
-                )
-        return out
+        """BM25 score of every document sharing at least one term with the query (in the
+        order the documents are first met, term by term)."""
+        found = [self.slices[t] for t in set(query_terms) if t in self.slices]
+        if not found:
+            return {}
+        if len(found) == 1:
+            take = slice(*found[0])
+            docs, weights = self.post_docs[take], self.post_weights[take]
+        else:
+            docs = np.concatenate([self.post_docs[a:z] for a, z in found])
+            weights = np.concatenate([self.post_weights[a:z] for a, z in found])
+        sums = np.bincount(docs, weights=weights)
+        _, first = np.unique(docs, return_index=True)
+        order = docs[np.sort(first)]
+        return dict(zip(order.tolist(), sums[order].tolist(), strict=True))
 
 
 class LexicalIndex:

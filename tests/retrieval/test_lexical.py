@@ -106,3 +106,23 @@ def test_char_ngram_cosine_is_one_for_the_same_text_and_ignores_empty_documents(
     assert {" gua", "eria ", " a "} <= set(char_ngrams("Guardería, a"))
     assert {"保", "保育", "保育園"} <= set(char_ngrams("保育園"))
     assert "ที่" in char_ngrams("ที่นี่")
+
+
+def test_bm25_scores_are_okapi_bm25_in_the_order_documents_are_met() -> None:
+    import math
+
+    from retrieval.lexical import BM25
+
+    docs = [["ごみ", "収集"], ["ごみ", "ごみ", "分別", "収集", "日"], ["保育", "申込"]]
+    index = BM25(docs)
+    scores = index.scores(["ごみ", "日", "図書館"])
+    avg = sum(map(len, docs)) / 3
+
+    def part(df: int, tf: int, length: int) -> float:
+        idf = math.log(1 + (3 - df + 0.5) / (df + 0.5))
+        return idf * tf * 2.2 / (tf + 1.2 * (0.25 + 0.75 * length / avg))
+
+    assert set(scores) == {0, 1}  # the unknown word and the unrelated entry add nothing
+    assert math.isclose(scores[0], part(2, 1, 2))
+    assert math.isclose(scores[1], part(2, 2, 5) + part(1, 1, 5))
+    assert index.scores(["図書館"]) == {} and index.scores([]) == {}
