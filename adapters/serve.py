@@ -12,7 +12,6 @@ SQLite job queue only the first replica runs the embedded minutes worker (docs/s
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import signal
@@ -20,9 +19,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 import uvicorn
 
@@ -131,104 +128,19 @@ def msg_head_too_large() -> str:
     return f"request head larger than {MAX_HEAD_BYTES} bytes"
 
 
-# A response write up to this size may wait for the next one (``OneWriteTransport``).
-_HOLD_BYTES = 16384
-
-
-class OneWriteTransport:
-    """A server transport whose small writes wait for the next write, or at the latest for
-    the event loop's next turn, so that a response's head and body leave in one ``send()``.
-
-    Why. uvicorn writes a response's head when the app sends ``http.response.start`` and its
-    body, in a second ``transport.write``, when the app sends ``http.response.body`` — two
-    system calls, and on loopback two deliveries to the peer, both charged to the sender
-    (the Rasa server's one-write change measured aiohttp's separate head write at ~9 % of its
-    CPU). A JSON answer's body follows its head in the same turn of the loop (Starlette
-    sends both without waiting in between), so here the head waits for it and both go out
-    as one write: the same bytes in the same order. A write that is not followed by another
-    in the same turn (a streamed response's head before its first event) is sent by a
-    ``call_soon`` callback, before the loop next waits for I/O, so nothing waits longer than
-    that turn. ``close()`` and ``write_eof()`` send a held write first; ``abort()`` drops it
-    as the transport drops its own buffer. Everything else is the wrapped transport's.
-    """
-
-    __slots__ = ("_transport", "_loop", "_held", "_scheduled")
-
-    def __init__(self, transport: Any, loop: asyncio.AbstractEventLoop) -> None:
-        self._transport = transport
-        self._loop = loop
-        self._held: bytes | None = None
-        self._scheduled = False
-
-    def write(self, data: bytes | bytearray | memoryview) -> None:
-        held = self._held
-        if held is not None:
-            self._held = None
-            self._transport.write(held + bytes(data))
-            return
-        if not data:
-            return
-        if len(data) <= _HOLD_BYTES and not self._transport.is_closing():
-            self._held = bytes(data)
-            if not self._scheduled:
-                self._scheduled = True
-                self._loop.call_soon(self._flush_soon)
-            return
-        self._transport.write(data)
-
-    def writelines(self, lines: Iterable[bytes]) -> None:
-        self.write(b"".join(lines))
-
-    def flush(self) -> None:
-        """Send a held write now (dropped if the connection is already gone, as the
-        transport would drop it)."""
-        held, self._held = self._held, None
-        if held and not self._transport.is_closing():
-            self._transport.write(held)
-
-    def _flush_soon(self) -> None:
-        self._scheduled = False
-        self.flush()
-
-    def close(self) -> None:
-        self.flush()
-        self._transport.close()
-
-    def write_eof(self) -> None:
-        self.flush()
-        self._transport.write_eof()
-
-    def abort(self) -> None:
-        self._held = None
-        self._transport.abort()
-
-    def get_write_buffer_size(self) -> int:
-        return self._transport.get_write_buffer_size() + len(self._held or b"")
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._transport, name)
-
-
-def _bounded_httptools(one_write: bool = True) -> type:
+def _bounded_httptools() -> type:
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
     class BoundedHttpToolsProtocol(HttpToolsProtocol):
         """uvicorn's httptools protocol with :data:`MAX_HEAD_BYTES` on each request's head:
         bytes received while a head is incomplete are counted, and past the limit the client
         gets 431 and the connection is closed (its memory is then at most the limit plus one
-        read). With ``one_write`` (``gateway.one_write_responses``) its writes go through
-        :class:`OneWriteTransport`: a response's head and body in one ``send()``."""
+        read)."""
 
         _head_bytes = 0
         _head_done = False
         _in_body = False
         _too_large = False
-
-        def connection_made(self, transport: Any) -> None:  # type: ignore[override]
-            super().connection_made(transport)
-            if one_write:
-                # After uvicorn has read the addresses and set flow control on the real one.
-                self.transport = OneWriteTransport(transport, self.loop)
 
         def data_received(self, data: bytes) -> None:
             self._head_done = False
@@ -274,10 +186,9 @@ def _bounded_httptools(one_write: bool = True) -> type:
     return BoundedHttpToolsProtocol
 
 
-def uvicorn_http(name: str, one_write: bool = True) -> str | type:
+def uvicorn_http(name: str) -> str | type:
     """uvicorn's ``http`` argument for ``gateway.http``: httptools (what "auto" picks when it
-    is installed) with a bound on request heads (and, with ``one_write``, a response's head
-    and body in one write: :class:`OneWriteTransport`), or h11 as it is."""
+    is installed) with a bound on request heads, or h11 as it is."""
     if name == "h11":
         return "h11"
     try:
@@ -286,7 +197,7 @@ def uvicorn_http(name: str, one_write: bool = True) -> str | type:
         if name == "httptools":
             raise
         return "h11"
-    return _bounded_httptools(one_write)
+    return _bounded_httptools()
 
 
 def serve_gateway(settings: Settings) -> None:
@@ -296,8 +207,7 @@ def serve_gateway(settings: Settings) -> None:
     # handler set up by the CLI, which masks personal data.
     server = uvicorn.Server(uvicorn.Config(
         app, host=settings.gateway.host, port=settings.gateway.port, log_level="info",
-        log_config=None, loop=settings.gateway.loop,
-        http=uvicorn_http(settings.gateway.http, settings.gateway.one_write_responses),
+        log_config=None, http=uvicorn_http(settings.gateway.http), loop=settings.gateway.loop,
     ))
     if settings.gateway.reuse_port:
         server.run(sockets=[reuse_port_socket(settings.gateway.host, settings.gateway.port)])

@@ -172,9 +172,6 @@ class GatewaySettings(BaseModel):
     # HTTP/1.1 connections' state directly, and responses that set no cookie skip the cookie
     # jar (adapters/http_pool.py); False for A/B runs.
     reserve_pool_connections: bool = True
-    # A response's head and body sent in one write (adapters/serve.py, OneWriteTransport;
-    # httptools only); False: uvicorn's two writes (for A/B runs).
-    one_write_responses: bool = True
     # uvicorn's HTTP parser and event loop: "auto" takes httptools and uvloop (both in
     # requirements/app.lock), "h11" / "asyncio" the pure-Python ones (for A/B runs).
     http: Literal["auto", "h11", "httptools"] = "auto"
