@@ -15,6 +15,7 @@ import math
 import re
 import threading
 import unicodedata
+from array import array
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
@@ -209,17 +210,19 @@ class BM25:
                 postings.setdefault(term, []).append((doc_id, tf))
         # term → (start, end) of its slice of ``post_docs``/``post_weights``
         self.slices: dict[str, tuple[int, int]] = {}
-        post_docs: list[int] = []
-        post_weights: list[float] = []
-        for term, found in postings.items():
+        # Typed arrays, not lists of Python numbers: the build's peak memory stays small.
+        post_docs = array("q")
+        post_weights = array("d")
+        while postings:  # each term's list freed as soon as it is copied
+            term, found = postings.popitem()
             idf = math.log(1 + (self.n_docs - len(found) + 0.5) / (len(found) + 0.5))
             self.slices[term] = (len(post_docs), len(post_docs) + len(found))
             for doc_id, tf in found:
                 norm = 1 - b + b * lengths[doc_id] / (avg_len or 1)
                 post_docs.append(doc_id)
                 post_weights.append(idf * tf * (k1 + 1) / (tf + k1 * norm))
-        self.post_docs = np.array(post_docs, dtype=np.int64)
-        self.post_weights = np.array(post_weights, dtype=np.float64)
+        self.post_docs = np.frombuffer(post_docs, dtype=np.int64).copy()
+        self.post_weights = np.frombuffer(post_weights, dtype=np.float64).copy()
 
     def scores(self, query_terms: Sequence[str]) -> dict[int, float]:
         """BM25 score of every document sharing at least one term with the query (in the
