@@ -101,6 +101,12 @@ def create_app(settings: Settings | None = None, retriever: Retriever | None = N
         version="0.1.0",
         description="Resident Q&A (Rasa + FAQ retrieval) and council-minutes services.",
         lifespan=lifespan,
+        # Offline by construction: FastAPI's own OpenTelemetry (spans, metrics, and log
+        # records carrying exception messages and rejected input — residents' text) stays
+        # off, and FASTAPI_OTEL_AUTO_CONFIGURE / OTEL_EXPORTER_OTLP_* in the environment
+        # cannot switch an export on.
+        telemetry={"tracing": False, "metrics": False, "logs": False,
+                   "operation_spans": False, "auto_configure": False},
     )
     app.add_middleware(
         clerk.ClerkBodyLimit,

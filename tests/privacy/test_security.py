@@ -254,3 +254,20 @@ def test_serve_refuses_placeholders_naming_the_setting(tmp_path, monkeypatch: py
     result = CliRunner().invoke(app, ["serve", "--no-rasa"])
     assert result.exit_code == 2
     assert "MADOGUCHI_LINE__CHANNEL_SECRET is a placeholder" in result.output
+
+
+def test_telemetry_export_cannot_be_switched_on_from_the_environment(  # type: ignore[no-untyped-def]
+    gateway_settings, gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """FastAPI's built-in OpenTelemetry would export exception messages and rejected input
+    (a resident's text) to an OTLP endpoint named in the environment; madoguchi keeps it off.
+    Without the explicit config FastAPI reads these variables at start-up (and, the OTLP
+    exporter not being installed, refuses to start)."""
+    monkeypatch.setenv("FASTAPI_OTEL_AUTO_CONFIGURE", "true")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9/")
+    app = gateway(gateway_settings)
+    with TestClient(app) as client:
+        assert client.get("/api/health").status_code == 200
+        assert client.post("/api/chat", json={"message": 12}).status_code == 422
+    config = app._telemetry  # noqa: SLF001 — FastAPI keeps no public accessor
+    assert not any(config[k] for k in ("tracing", "metrics", "logs", "operation_spans", "auto_configure"))
