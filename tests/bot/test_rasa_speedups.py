@@ -803,7 +803,7 @@ def test_count_vectors_are_rasas_on_every_example_and_query(settings) -> None:  
 
 
 # Policy featurisation: a tracker's past states computed once per tracker, events and arguments
-# (rasa_speedups._past_states). Every prefix of every rule and test story, and a turn for every
+# (rasa_speedups._past_states), and RulePolicy's rule lookup (_possible_rule_keys). Every prefix of every rule and test story, and a turn for every
 # bench query, predicted with Rasa's past_states and with the memo: the same predictions; and the
 # states themselves equal Rasa's for every argument combination, also after a caller changed the
 # states it got.
@@ -857,8 +857,27 @@ def predict_all(past_states):
         out.append([predicted["policy"], predicted["confidence"], predicted["scores"]])
     return out, (time.process_time() - start) * 1000 / len(prefixes), computed[0]
 
+from rasa.core.policies.rule_policy import RulePolicy
+rule_keys = RulePolicy._get_possible_keys
+RulePolicy._get_possible_keys = rasa_speedups._rasa_possible_keys
 rasa_out, rasa_ms, _ = predict_all(theirs)
+RulePolicy._get_possible_keys = rule_keys
 ours_out, ours_ms, ours_computed = predict_all(ours)
+
+# The rule lookup on every prefix's states, both lookups: the same keys in the same order.
+keys_differ, keys_checked = 0, 0
+
+def both_lookups(self, lookup, states):
+    global keys_differ, keys_checked
+    mine = rule_keys(self, lookup, states)
+    rasas = rasa_speedups._rasa_possible_keys(self, lookup, states)
+    keys_checked += 1
+    keys_differ += list(mine) != list(rasas)
+    return rasas
+
+RulePolicy._get_possible_keys = both_lookups
+predict_all(ours)
+RulePolicy._get_possible_keys = rule_keys
 calls = [0]
 
 def calls_counted(*args, **kwargs):
@@ -891,12 +910,13 @@ print(json.dumps({"prefixes": len(prefixes), "same": rasa_out == ours_out,
                   "differ": [[len(prefixes[i]), a, b] for i, (a, b) in
                              enumerate(zip(rasa_out, ours_out)) if a != b][:3],
                   "policies": sorted({o[0] for o in rasa_out}), "states_differ": states_differ,
-                  "calls": calls[0], "computed": ours_computed, "cpu_ms": [rasa_ms, ours_ms]}))
+                  "calls": calls[0], "computed": ours_computed, "cpu_ms": [rasa_ms, ours_ms],
+                  "keys_checked": keys_checked, "keys_differ": keys_differ}))
 """
 
 
 @pytest.mark.slow
-def test_past_states_once_per_tracker_predict_as_rasa_does(settings) -> None:  # type: ignore[no-untyped-def]
+def test_past_states_and_rule_lookup_predict_as_rasa_does(settings) -> None:  # type: ignore[no-untyped-def]
     from adapters.stack import fast_e5_engine, train_model
 
     model = train_model(settings.rasa)
@@ -911,8 +931,10 @@ def test_past_states_once_per_tracker_predict_as_rasa_does(settings) -> None:  #
     assert got["prefixes"] > 3000
     assert got["same"], got["differ"]
     assert len(got["policies"]) >= 2 and got["states_differ"] == 0
+    # RulePolicy's rule lookup with the previous-action shortcut: same keys, same order.
+    assert got["keys_checked"] > got["prefixes"] and got["keys_differ"] == 0, got
     # Rule policy featurises each tracker twice with the same arguments: one of them now reuses.
     assert got["computed"] < 0.8 * got["calls"], got
     rasa_ms, ours_ms = got["cpu_ms"]
-    print(f"CPU ms per prediction: Rasa's past states {rasa_ms:.2f}, once per tracker "
+    print(f"CPU ms per prediction: Rasa's past states and rule lookup {rasa_ms:.2f}, ours "
           f"{ours_ms:.2f} ({got['computed']} of {got['calls']} computed)")
