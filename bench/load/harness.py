@@ -311,13 +311,13 @@ def summary_line(label: str, result: PhaseResult, channel: str | None = None) ->
 
 def cpu_line(result: PhaseResult) -> str:
     done = max(1, len(result.outcomes))
-    parts = [f"{name} {secs * 1000 / done:.0f}" for name, secs in
+    parts = [f"{name} {secs * 1000 / done:.1f}" for name, secs in
              sorted(result.cpu_s.items(), key=lambda kv: -kv[1]) if secs > 0]
     total = sum(result.cpu_s.values()) * 1000 / done
-    text = f"  CPU ms/message: total {total:.0f} = " + ", ".join(parts)
+    text = f"  CPU ms/message: total {total:.1f} = " + ", ".join(parts)
     if len(result.rasa_split_s) > 1:
         text += " (rasa server: " + " + ".join(
-            f"{secs * 1000 / done:.0f}" for secs in result.rasa_split_s) + ")"
+            f"{secs * 1000 / done:.1f}" for secs in result.rasa_split_s) + ")"
     return text
 
 
