@@ -87,6 +87,10 @@ class PhaseResult:
     cpu_s: dict[str, float] = field(default_factory=dict)
     rasa_split_s: list[float] = field(default_factory=list)  # CPU of each Rasa process
     late: int = 0  # paced phases: messages sent > 50 ms after their time
+    # Messages whose exact text this run had sent before (any phase, either path): the
+    # gateway's query cache (adapters/embed_cache.py) answers those without an embedding,
+    # so a phase's CPU per message depends on this share.
+    repeated: int = 0
 
     @property
     def errors(self) -> int:
@@ -208,6 +212,8 @@ def _answered(messages: object) -> bool:
 # -- one phase -----------------------------------------------------------------------------
 
 Send = Callable[[Resident, Query], Awaitable[Outcome]]
+# Every text this run has sent (PhaseResult.repeated); emptied when the phases start.
+SENT_TEXTS: set[str] = set()
 
 
 async def run_phase(name: str, send: Send, people: list[Resident], concurrency: int,
@@ -247,6 +253,9 @@ async def run_phase(name: str, send: Send, people: list[Resident], concurrency: 
                     await paced()
                 if time.perf_counter() > deadline:
                     return
+                if query.text in SENT_TEXTS:
+                    result.repeated += 1
+                SENT_TEXTS.add(query.text)
                 result.outcomes.append(await send(person, query))
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
@@ -318,6 +327,8 @@ def cpu_line(result: PhaseResult) -> str:
     if len(result.rasa_split_s) > 1:
         text += " (rasa server: " + " + ".join(
             f"{secs * 1000 / done:.1f}" for secs in result.rasa_split_s) + ")"
+    if result.outcomes:
+        text += f"; texts sent before in this run: {100 * result.repeated / done:.0f} %"
     return text
 
 
@@ -526,6 +537,7 @@ class Budget:
 async def phases(args: argparse.Namespace, targets: Targets, fake: FakeLineApi, pids: list[int],
                  line_share: float) -> dict[str, float]:
     run_id = uuid.uuid4().hex[:8]
+    SENT_TEXTS.clear()
     print("bare Rasa = the same messages posted straight to Rasa's REST channel "
           f"({RASA_CHANNEL}); Rasa still calls the action server, which calls the gateway's "
           "/api/faq/answer for FAQ questions", flush=True)

@@ -57,3 +57,28 @@ def test_small_load_run_answers_every_message(stack, tmp_path, capsys) -> None: 
                for e in api.request_errors("POST", path, body) + limit_errors(body)]
     assert not invalid, invalid[:5]
     assert Counter(path for path, _ in fake.bodies)["/v2/bot/message/reply"] == fake.counts["reply"]
+
+
+def test_a_phase_counts_the_texts_sent_before_in_the_run() -> None:
+    """The query cache answers a text seen before without an embedding, so each phase says
+    what share of its messages repeated an earlier text of the run (a phase's CPU per
+    message depends on it)."""
+    from bench.load.harness import SENT_TEXTS, Outcome, cpu_line, run_phase
+    from bench.load.messages import Query, Resident
+
+    async def send(person: Resident, query: Query) -> Outcome:
+        return Outcome(True, 1.0, person.channel)
+
+    def people(*texts: str) -> list[Resident]:
+        return [Resident(i, "rest", "ja", [Query(t, "ja")]) for i, t in enumerate(texts)]
+
+    async def two_phases() -> tuple[int, int, str]:
+        SENT_TEXTS.clear()
+        first = await run_phase("a", send, people("ゴミ", "ゴミ", "住民票"), 1, 60, [])
+        second = await run_phase("b", send, people("住民票", "転入", "転入", "ゴミ"), 2, 60, [])
+        return first.repeated, second.repeated, cpu_line(second)
+
+    with ThreadPoolExecutor(1) as pool:  # asyncio.run() in a thread of its own (see above)
+        first, second, line = pool.submit(asyncio.run, two_phases()).result()
+    assert (first, second) == (1, 3)
+    assert line.endswith("texts sent before in this run: 75 %")
