@@ -270,6 +270,18 @@ def test_the_trained_model_parses_exactly_as_before(settings) -> None:  # type: 
     print("CPU ms per parse: Rasa's {:.1f}, with the speedups {:.1f}".format(*got["cpu_ms"]))
 
 
+# In the Rasa-env scripts below: every NLU training example and every bench query, once each
+# (the script has imported glob, json and load_data and set nlu_dir and queries).
+_ALL_TEXTS = """
+texts = []
+for path in sorted(glob.glob(nlu_dir + "/**/*.yml", recursive=True)):
+    texts += [m.get("text") for m in load_data(path).intent_examples]
+for path in queries:
+    texts += [json.loads(line)["text"] for line in open(path, encoding="utf-8")]
+texts = list(dict.fromkeys(t for t in texts if t))
+"""
+
+
 # DIET's intent scores computed in numpy (bot/diet_numpy.py) against Rasa's TensorFlow path on
 # the very same featurised messages: every NLU training example and every bench query.
 _DIET = """
@@ -282,13 +294,7 @@ import rasa_speedups
 from diet_numpy import NumpyDiet
 
 model, nlu_dir, queries = sys.argv[1], sys.argv[2], sys.argv[3:]
-texts = []
-for path in sorted(glob.glob(nlu_dir + "/**/*.yml", recursive=True)):
-    texts += [m.get("text") for m in load_data(path).intent_examples]
-for path in queries:
-    texts += [json.loads(line)["text"] for line in open(path, encoding="utf-8")]
-texts = list(dict.fromkeys(t for t in texts if t))
-agent = Agent.load(model)
+""" + _ALL_TEXTS + """agent = Agent.load(model)
 rasa_speedups.install()
 ours_predict, rasa_predict = DIETClassifier._predict, rasa_speedups._rasa_diet_predict
 pairs, cpu, diets = [], [0.0, 0.0], []
@@ -722,12 +728,7 @@ from rasa.shared.nlu.training_data.loading import load_data
 import rasa_speedups
 
 model, nlu_dir, queries = sys.argv[1], sys.argv[2], sys.argv[3:]
-texts = []
-for path in sorted(glob.glob(nlu_dir + "/**/*.yml", recursive=True)):
-    texts += [m.get("text") for m in load_data(path).intent_examples]
-for path in queries:
-    texts += [json.loads(line)["text"] for line in open(path, encoding="utf-8")]
-texts = list(dict.fromkeys(t for t in texts if t)) + ["", "   ", "😀🎉😀", "qwertyuiop"]
+""" + _ALL_TEXTS + """texts += ["", "   ", "😀🎉😀", "qwertyuiop"]
 agent = Agent.load(model)
 rasa_speedups.install()
 ours, theirs = CountVectorsFeaturizer._create_features, rasa_speedups._rasa_create_features
