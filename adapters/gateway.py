@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -80,9 +81,12 @@ def create_app(settings: Settings | None = None, retriever: Retriever | None = N
             probe = asyncio.create_task(app.state.rasa.probe_forever())
             purge = asyncio.create_task(retention.purge_forever(settings))
             log.info("gateway ready: %d FAQ entries", len(app.state.retriever.kb.entries))
+            frozen = freeze_startup_heap() if settings.gateway.gc_freeze else 0
             try:
                 yield
             finally:
+                if frozen:
+                    gc.unfreeze()
                 if cache is not None:
                     log.info("query embedding cache: %d hits, %d misses", cache.hits, cache.misses)
                 if batcher is not None:
@@ -137,6 +141,21 @@ def create_app(settings: Settings | None = None, retriever: Retriever | None = N
     widget.install(app)
     clerk.install(app)
     return app
+
+
+def freeze_startup_heap() -> int:
+    """Collect once, then move every object alive into the collector's permanent generation.
+
+    Measured under ``bench.load`` (50 msg/s offered, session 7): the gateway holds ~250,000
+    objects after start-up, and each of the full (generation 2) collections that load
+    triggers walked them all, 0.15 s of CPU each — ~0.2 ms a message; frozen, the two full
+    passes of a 30 s phase took 5 ms together. Frozen objects are never collected, so the
+    collection first: garbage left by the warm-up is freed, not kept. Objects made later
+    (requests, answers, tracker data) are collected as before. Returns how many are frozen.
+    """
+    gc.collect()
+    gc.freeze()
+    return gc.get_freeze_count()
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:

@@ -172,6 +172,12 @@ class GatewaySettings(BaseModel):
     # HTTP/1.1 connections' state directly, and responses that set no cookie skip the cookie
     # jar (adapters/http_pool.py); False for A/B runs.
     reserve_pool_connections: bool = True
+    # Once the lifespan has loaded everything (models, KB, FAISS wrappers, the app itself),
+    # that start-up heap is collected once and moved out of the garbage collector's reach
+    # (gc.freeze(); undone at shutdown): every full collection under load then walks the
+    # objects made since, not the ~250,000 made at start-up (adapters/gateway.py). False for
+    # A/B runs.
+    gc_freeze: bool = True
     # uvicorn's HTTP parser and event loop: "auto" takes httptools and uvloop (both in
     # requirements/app.lock), "h11" / "asyncio" the pure-Python ones (for A/B runs).
     http: Literal["auto", "h11", "httptools"] = "auto"

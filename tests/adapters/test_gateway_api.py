@@ -101,3 +101,25 @@ def test_search_endpoint_ranks_entries(client: TestClient) -> None:
     # the single-parent entry's answers; it is read as Japanese now (issue 3).
     assert len(hits) == 3
     assert hits[0]["entry_id"] == "childcare.child-allowance"
+
+
+@pytest.mark.parametrize("freeze", [True, False])
+def test_startup_heap_is_frozen_while_serving_and_thawed_after(settings, retriever, freeze):  # type: ignore[no-untyped-def]
+    import gc
+
+    s = copy.deepcopy(settings)
+    s.rasa.url = f"http://127.0.0.1:{free_port()}"
+    s.rasa.action_url = f"http://127.0.0.1:{free_port()}"
+    s.gateway.gc_freeze = freeze
+    before = [object()]  # alive at start-up: frozen with the rest, or not at all
+
+    def tracked() -> bool:
+        return any(o is before for o in gc.get_objects())
+
+    with TestClient(create_app(s, retriever=retriever)) as c:
+        assert tracked() is not freeze
+        made_later = [object()]
+        assert any(o is made_later for o in gc.get_objects())  # collected as before
+        response = c.post("/api/chat", json={"sender": "gc", "message": "ごみの出し方"})
+        assert response.status_code == 200 and response.json()
+    assert tracked()  # unfrozen at shutdown
