@@ -78,6 +78,10 @@ class LineSettings(BaseModel):
     # One API call; content downloads (voice messages) get longer.
     timeout_s: float = 5.0
     content_timeout_s: float = 30.0
+    # Request bodies (reply, push, loading) converted from the SDK's models in one walk that
+    # gives the same JSON as their to_dict() (adapters/line/client.py, model_dict); False
+    # for A/B runs.
+    lean_request_bodies: bool = True
     # Push retries on 5xx and timeouts, same X-Line-Retry-Key each time; the wait doubles
     # from backoff_s up to backoff_max_s. After max_attempts the event goes to the failure log.
     max_attempts: int = 4

@@ -40,3 +40,54 @@ def test_bodies_are_the_sdks_own() -> None:
             ours, sdk = message_request_body(request), request.to_dict()
             assert ours == sdk
             assert json.dumps(ours, ensure_ascii=False) == json.dumps(sdk, ensure_ascii=False)
+
+
+def _every_kind() -> list[list]:
+    """Every builder's output: FAQ answers, quick replies (messages, postbacks, location),
+    greetings in every language, fixed notices, facilities with map pins, voice echoes."""
+    from tests.adapters.line.fakes import FACILITIES
+
+    from retrieval.facilities import load_facilities
+
+    facilities = load_facilities(FACILITIES)
+    shelters = facilities.nearest(35.0, 139.0, types=("shelter",), k=3)
+    others = facilities.nearest(35.0, 139.0, types=("hospital", "city_office"), k=2)
+    langs = ["ja", "ja-easy", "en", "zh-Hans", "zh-Hant", "ko", "vi", "pt", "es", "th", "tl"]
+    buttons = [{"title": "人と話す", "payload": "/ask_human"}, {"title": "x" * 40, "payload": ""}]
+    batches = [*_batches(),
+               build.from_chat_reply(ChatReply([{"text": "a", "buttons": buttons}], "ja", False)),
+               build.from_chat_reply(ChatReply([{"image": "https://example.jp/i.png"}], "en", False)),
+               build.with_echo(build.transcript_echo("ごみ", "ja"), build.from_chat_reply(_faq())),
+               build.nearby("en", shelters, others), build.nearby("ja", [], [])]
+    batches += [build.greeting(lang, ["質問", "Question"]) for lang in langs]
+    batches += [build.plain(key, lang) for key in ("unsupported", "slow_down", "not_heard",
+                                                   "no_facilities", "sorry") for lang in langs]
+    return batches
+
+
+def test_lean_bodies_are_the_sdks_own_json() -> None:
+    from linebot.v3.messaging import ShowLoadingAnimationRequest, StickerMessage
+
+    from adapters.line.client import _PLAIN_MODELS, model_dict
+
+    batches = _every_kind()
+    kinds = {type(m).__name__ for b in batches for m in b}
+    assert {"TextMessage", "FlexMessage", "LocationMessage"} <= kinds
+    assert len(_PLAIN_MODELS) == 16  # every listed model passed the check
+    for messages in batches:
+        for request in (ReplyMessageRequest(reply_token="tok", messages=messages),
+                        ReplyMessageRequest(reply_token="tok", messages=messages,
+                                            notification_disabled=False),
+                        PushMessageRequest(to="U" + "0" * 32, messages=messages),
+                        PushMessageRequest(to="U1", messages=messages,
+                                           custom_aggregation_units=["a"])):
+            ours, sdk = message_request_body(request, lean=True), request.to_dict()
+            assert json.dumps(ours, ensure_ascii=False) == json.dumps(sdk, ensure_ascii=False)
+        for message in messages:
+            assert json.dumps(model_dict(message)) == json.dumps(message.to_dict())
+    loading = ShowLoadingAnimationRequest(chat_id="U" + "1" * 32, loading_seconds=20)
+    assert json.dumps(model_dict(loading)) == json.dumps(loading.to_dict())
+    # A model the walk was not written for keeps its own to_dict().
+    sticker = StickerMessage(package_id="1", sticker_id="2")
+    assert type(sticker) not in _PLAIN_MODELS
+    assert model_dict(sticker) == sticker.to_dict()
