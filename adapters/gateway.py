@@ -82,9 +82,13 @@ def create_app(settings: Settings | None = None, retriever: Retriever | None = N
             purge = asyncio.create_task(retention.purge_forever(settings))
             log.info("gateway ready: %d FAQ entries", len(app.state.retriever.kb.entries))
             frozen = freeze_startup_heap() if settings.gateway.gc_freeze else 0
+            thresholds = gc.get_threshold()
+            if settings.gateway.gc_threshold0:
+                gc.set_threshold(settings.gateway.gc_threshold0, *thresholds[1:])
             try:
                 yield
             finally:
+                gc.set_threshold(*thresholds)
                 if frozen:
                     gc.unfreeze()
                 if cache is not None:
@@ -152,6 +156,11 @@ def freeze_startup_heap() -> int:
     passes of a 30 s phase took 5 ms together. Frozen objects are never collected, so the
     collection first: garbage left by the warm-up is freed, not kept. Objects made later
     (requests, answers, tracker data) are collected as before. Returns how many are frozen.
+
+    ``gateway.gc_threshold0`` goes with it: with Python's 700, the same run made 313
+    young-generation passes (0.29 s CPU) and 28 middle ones (0.06 s), each walking the
+    objects of the requests in flight; with 10,000, 10 and 1 (0.18 s + 0.006 s) — what is
+    left is freeing the ~80 objects of cyclic garbage a message leaves, at any threshold.
     """
     gc.collect()
     gc.freeze()

@@ -182,6 +182,10 @@ class GatewaySettings(BaseModel):
     # objects made since, not the ~250,000 made at start-up (adapters/gateway.py). False for
     # A/B runs.
     gc_freeze: bool = True
+    # The collector's first threshold while serving (Python's default is 700 allocations):
+    # under load each young-generation pass walks the objects of every request in flight,
+    # so fewer, larger passes cost less in all (adapters/gateway.py). 0 leaves Python's.
+    gc_threshold0: int = Field(default=10_000, ge=0)
     # uvicorn's HTTP parser and event loop: "auto" takes httptools and uvloop (both in
     # requirements/app.lock), "h11" / "asyncio" the pure-Python ones (for A/B runs).
     http: Literal["auto", "h11", "httptools"] = "auto"

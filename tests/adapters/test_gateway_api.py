@@ -111,6 +111,8 @@ def test_startup_heap_is_frozen_while_serving_and_thawed_after(settings, retriev
     s.rasa.url = f"http://127.0.0.1:{free_port()}"
     s.rasa.action_url = f"http://127.0.0.1:{free_port()}"
     s.gateway.gc_freeze = freeze
+    s.gateway.gc_threshold0 = 5000 if freeze else 0
+    thresholds = gc.get_threshold()
     before = [object()]  # alive at start-up: frozen with the rest, or not at all
 
     def tracked() -> bool:
@@ -118,8 +120,10 @@ def test_startup_heap_is_frozen_while_serving_and_thawed_after(settings, retriev
 
     with TestClient(create_app(s, retriever=retriever)) as c:
         assert tracked() is not freeze
+        assert gc.get_threshold() == ((5000, *thresholds[1:]) if freeze else thresholds)
         made_later = [object()]
         assert any(o is made_later for o in gc.get_objects())  # collected as before
         response = c.post("/api/chat", json={"sender": "gc", "message": "ごみの出し方"})
         assert response.status_code == 200 and response.json()
     assert tracked()  # unfrozen at shutdown
+    assert gc.get_threshold() == thresholds
