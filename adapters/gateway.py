@@ -62,7 +62,8 @@ def create_app(settings: Settings | None = None, retriever: Retriever | None = N
         fast = settings.gateway.fast_http_pool
         lean = settings.gateway.lean_http_pool
         async with (http_client(HTTP_LIMITS, lean, settings.gateway.epoll_http_pool,
-                                settings.gateway.reserve_pool_connections) if fast
+                                settings.gateway.reserve_pool_connections,
+                                settings.gateway.acyclic_http_responses) if fast
                     else httpx.AsyncClient(limits=HTTP_LIMITS)) as http:
             app.state.settings = settings
             app.state.retriever = retriever or Retriever(settings.retrieval)

@@ -176,6 +176,10 @@ class GatewaySettings(BaseModel):
     # HTTP/1.1 connections' state directly, and responses that set no cookie skip the cookie
     # jar (adapters/http_pool.py); False for A/B runs.
     reserve_pool_connections: bool = True
+    # With it, a response the client has read and closed drops httpx's stream wrapper,
+    # which points back at it: responses are then freed at once instead of by the garbage
+    # collector (adapters/http_pool.py); False for A/B runs.
+    acyclic_http_responses: bool = True
     # Once the lifespan has loaded everything (models, KB, FAISS wrappers, the app itself),
     # that start-up heap is collected once and moved out of the garbage collector's reach
     # (gc.freeze(); undone at shutdown): every full collection under load then walks the

@@ -515,7 +515,7 @@ async def measure(args: argparse.Namespace, url: str, rasa_url: str | list[str],
     # The harness is the load generator, not the product: the gateway's own client (the same
     # requests; its pool's bookkeeping linear instead of httpcore's pass over every pooled
     # connection, which was ~30 % of the harness's CPU in a profile at 50 msg/s) keeps it cheap.
-    client = (http_client(limits, lean=True, epoll=True, reserve=True)
+    client = (http_client(limits, lean=True, epoll=True, reserve=True, acyclic=True)
               if getattr(args, "harness_client", "lean") == "lean"
               else httpx.AsyncClient(limits=limits))
     async with serving(fake.app(), line_port), client as http:

@@ -380,3 +380,37 @@ def test_a_server_that_hangs_up_fails_as_with_httpx_alone(run) -> None:  # type:
     # clients handle alike (never a ConnectError, which would mean "try another process").
     assert ours[0] == httpx_own[0] and len(ours) == len(httpx_own) == 2
     assert set(ours + httpx_own) <= {"RemoteProtocolError", "ReadError", "WriteError"}
+
+
+@pytest.mark.parametrize("acyclic", [True, False])
+def test_read_responses_are_freed_without_the_collector(acyclic: bool) -> None:
+    asyncio.run(_acyclic(acyclic))
+
+
+async def _acyclic(acyclic: bool) -> None:
+    import gc
+
+    async with _Server(None) as url:
+        async with http_client(HTTP_LIMITS, True, True, True, acyclic=acyclic) as client:
+            await client.get(url)  # the connection opened outside the count
+            gc.collect()
+            gc.set_debug(gc.DEBUG_SAVEALL)
+            try:
+                for _ in range(20):
+                    response = await client.post(url, json={"q": "ごみ"})
+                    # Everything a caller reads is as before, after the swap too.
+                    assert response.status_code == 200 and response.text == "connection 1"
+                    assert response.headers["content-length"] == "12"
+                    assert await response.aread() == b"connection 1"
+                    await response.aclose()
+                    assert response.elapsed.total_seconds() >= 0
+                    assert response.request.url == url
+                    del response
+                gc.collect()
+                left = len(gc.garbage)
+            finally:
+                gc.set_debug(0)
+                gc.garbage.clear()
+            assert (left == 0) if acyclic else left >= 20
+            async with client.stream("GET", url) as streamed:  # streaming keeps httpx's wrapper
+                assert b"".join([c async for c in streamed.aiter_bytes()]) == b"connection 1"
