@@ -15,6 +15,7 @@ fitted confidence model; Hit@1 per language for the cross-lingual queries.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from collections import defaultdict
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from retrieval import Retriever
 from retrieval.evaluate import evaluate
 from retrieval.fuse import (
     ALIGNED_FEATURES,
+    DISCRIMINANT_FEATURES,
     FIELD_FEATURES,
     LEXICAL_FEATURES,
     QueryScores,
@@ -143,11 +145,25 @@ def _is_japanese(s: Scored) -> bool:
     return s.scores.lang in ("ja", "ja-easy")
 
 
+def _without_discriminant(scored: list[Scored]) -> list[Scored]:
+    """``scored`` with the discriminant features zeroed (``discriminant_features`` off)."""
+    cols = [ALIGNED_FEATURES.index(n) for n in DISCRIMINANT_FEATURES]
+    out = []
+    for s in scored:
+        aligned = s.scores.aligned
+        if aligned is not None:
+            aligned = aligned.copy()
+            aligned[:, cols] = 0.0
+        out.append(Scored(s.query, dataclasses.replace(s.scores, aligned=aligned)))
+    return out
+
+
 def cross_validate(dev: list[Scored], repeats: int = 5) -> None:
     """2-fold cross-validation on dev, each query grouped with its translations, over
     ``repeats`` random splits: mean dev Hit@1 (all languages) with the weights refitted on
     one half and measured on the other — the 12 fields-fusion features for every query, and
-    with the cross-lingual features (retrieval/align.py) for queries not in Japanese."""
+    with the cross-lingual features (retrieval/align.py) for queries not in Japanese, without
+    and with the two discriminant ones (same query vectors: an A/B free of engine drift)."""
     global FIELD_WEIGHTS, FIELD_WEIGHTS_XL
     keep = (FIELD_WEIGHTS, FIELD_WEIGHTS_XL)
     groups = sorted({s.query["id"].split("-")[0] for s in dev})
@@ -158,9 +174,12 @@ def cross_validate(dev: list[Scored], repeats: int = 5) -> None:
         half = {groups[i] for i in order[: len(groups) // 2]}
         folds = ([s for s in dev if s.query["id"].split("-")[0] in half],
                  [s for s in dev if s.query["id"].split("-")[0] not in half])
-        for label, with_xl in (("fields (12 features)", False), ("fields + cross-lingual", True)):
+        options = (("fields (12 features)", False, folds),
+                   ("+ cross-lingual, no disc.", True, tuple(map(_without_discriminant, folds))),
+                   ("fields + cross-lingual", True, folds))
+        for label, with_xl, (one, other) in options:
             right = []
-            for train, held in (folds, folds[::-1]):
+            for train, held in ((one, other), (other, one)):
                 FIELD_WEIGHTS = fit_field_weights(train)
                 FIELD_WEIGHTS_XL = (
                     fit_field_weights([s for s in train if not _is_japanese(s)], xl=True)
@@ -177,7 +196,7 @@ def cross_validate(dev: list[Scored], repeats: int = 5) -> None:
           "translations), mean dev Hit@1:")
     for label, values in results.items():
         langs = " ".join(f"{k} {np.mean(v):.3f}" for k, v in sorted(per_lang[label].items()))
-        print(f"  {label:24s} {np.mean(values):.4f} (splits {' '.join(f'{v:.4f}' for v in values)})")
+        print(f"  {label:26s} {np.mean(values):.4f} (splits {' '.join(f'{v:.4f}' for v in values)})")
         print(f"    {langs}")
 
 

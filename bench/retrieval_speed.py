@@ -78,7 +78,11 @@ def main() -> None:
     parser.add_argument("--ab", action="store_true",
                         help="then the queries again with the cross-lingual features off and "
                              "on, alternating (A/B of their cost on one machine state)")
+    parser.add_argument("--ab-discriminant", action="store_true",
+                        help="the same A/B for the two discriminant features alone "
+                             "(retrieval/align.py; the other cross-lingual ones stay on)")
     args = parser.parse_args()
+    switch = "discriminant_features" if args.ab_discriminant else "cross_lingual_features"
     kb = synthetic_kb(args.entries)
     queries = dev_queries(args.queries)
     with tempfile.TemporaryDirectory() as tmp:
@@ -105,8 +109,8 @@ def main() -> None:
             retriever.embedder.embed_queries([q])
             embed_times.append((time.perf_counter() - t) * 1000)
         ab: dict[bool, list[float]] = {False: [], True: []}
-        for flag in (False, True, True, False) if args.ab else ():
-            retriever.settings.cross_lingual_features = flag
+        for flag in (False, True, True, False) if args.ab or args.ab_discriminant else ():
+            setattr(retriever.settings, switch, flag)
             for q in queries:
                 c = time.thread_time()
                 retriever.answer(q)
@@ -125,8 +129,9 @@ def main() -> None:
     print(f"load average while measured: {' '.join(f'{x:.1f}' for x in os.getloadavg())} "
           f"on {os.cpu_count()} CPUs (wall times on a shared machine are noisy; CPU times less so)")
     print(f"peak RSS of the process: {rss:.0f} MB")
-    if args.ab:
-        print("A/B, query CPU time p50 (OFF, ON, ON, OFF passes): cross-lingual features "
+    if args.ab or args.ab_discriminant:
+        what = "discriminant" if args.ab_discriminant else "cross-lingual"
+        print(f"A/B, query CPU time p50 (OFF, ON, ON, OFF passes): {what} features "
               f"off {statistics.median(ab[False]):.2f} ms, on {statistics.median(ab[True]):.2f} ms")
 
 

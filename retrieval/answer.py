@@ -185,7 +185,9 @@ class Retriever:
             lexical_ja = {i: s for i, s in lexical_ja.items() if i not in expired}
         # Queries not in Japanese also get the cross-lingual features (retrieval/align.py).
         aligned = (
-            state.align.features(vector, lang, fields.entries)
+            state.align.features(
+                vector, lang, fields.entries, self.settings.discriminant_features
+            )
             if lang not in ("ja", "ja-easy") and self.settings.cross_lingual_features else None
         )
         return QueryScores(lang, fields, lexical, lexical_ja, tags, chars, aligned)

@@ -46,15 +46,22 @@ class RetrievalSettings(BaseModel):
     field_weights: tuple[float, ...] = (
         0.038, 0.156, 0.151, 0.123, 0.099, 0.13, 0.099, 0.204, 0.022, 0.012, 0.004, 0.064
     )
-    # Queries not in Japanese: the same twelve, then the nine cross-lingual features of
+    # Queries not in Japanese: the same twelve, then the eleven cross-lingual features of
     # retrieval/align.py (retrieval.fuse.ALIGNED_FEATURES), fitted by the same command on
     # the dev queries in other languages. Empty: those queries use field_weights too.
+    # Before the two discriminant features (the last two; to switch them off as they were,
+    # set discriminant_features false and these 21):
+    # (-0.028, 0.168, 0.152, 0.047, 0.07, 0.196, 0.101, 0.101, 0.027, 0.018, 0.01, 0.105,
+    #  -0.085, 0.05, 0.024, 0.091, 0.034, -0.001, -0.013, 0.094, 0.158)
     field_weights_xl: tuple[float, ...] = (
-        -0.028, 0.168, 0.152, 0.047, 0.07, 0.196, 0.101, 0.101, 0.027, 0.018, 0.01, 0.105,
-        -0.085, 0.05, 0.024, 0.091, 0.034, -0.001, -0.013, 0.094, 0.158,
+        -0.032, 0.143, 0.116, -0.032, 0.142, 0.269, 0.116, 0.177, 0.044, 0.029, 0.011, 0.165,
+        -0.186, 0.043, -0.006, 0.078, 0.043, -0.007, -0.015, 0.15, 0.052, 0.13, 0.139,
     )
     # Compute those features (off: queries in every language ranked by field_weights).
     cross_lingual_features: bool = True
+    # The two discriminant features among them (disc_centroid, disc_best: cosines after
+    # whitening by the KB's within-entry scatter, retrieval/align.py); off, they are zeros.
+    discriminant_features: bool = True
     lexical_weight: float = 0.05
     # For queries in other languages than Japanese (BM25 over the KB's text in the query's
     # language, see retrieval/lexical.py); chosen on the cross-lingual dev queries.

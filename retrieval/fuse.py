@@ -43,12 +43,16 @@ FIELD_FEATURES = ("q_query", "q_ja", "q_en", "q_any", "a_query", "a_ja", "a_en",
 # in the query's language (retrieval.lexical.CharNgramIndex; raw cosine, 0..1).
 LEXICAL_FEATURES = ("lexical", "lexical_ja", "tag", "chars")
 # ... and, for queries not in Japanese, the same eight dense features with the query and the
-# KB mapped into one space, and the cosine to the entry's centroid (retrieval/align.py),
-# weighted by ``RetrievalSettings.field_weights_xl``.
+# KB mapped into one space, the cosine to the entry's centroid, and the cosines to its mean
+# question and to its closest question variant after whitening by the within-entry scatter
+# (retrieval/align.py), weighted by ``RetrievalSettings.field_weights_xl``.
 ALIGNED_FEATURES = (
     "al_q_query", "al_q_ja", "al_q_en", "al_q_any",
     "al_a_query", "al_a_ja", "al_a_en", "al_a_any", "centroid",
+    "disc_centroid", "disc_best",
 )
+# The discriminant ones (``RetrievalSettings.discriminant_features`` off: zeros).
+DISCRIMINANT_FEATURES = ("disc_centroid", "disc_best")
 
 
 @dataclass(frozen=True)
