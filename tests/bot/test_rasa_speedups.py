@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 
 import httpx
@@ -714,6 +715,15 @@ def test_the_running_rasa_server_has_them_installed(stack) -> None:  # type: ign
     installed = f"madoguchi rasa speedups installed in pid {stack.rasa.process.pid}"
     assert installed in log
     assert "Failed to validate Action server response" not in log.split(installed)[-1]
+    # The heaps set aside from the garbage collector (gc_freeze.py): Rasa's after its model
+    # (over a million objects), the action server's once it serves.
+    frozen = re.search(r"madoguchi: (\d+) objects set aside from the garbage collector in pid "
+                       rf"{stack.rasa.process.pid} after the model was loaded", log)
+    assert frozen and int(frozen.group(1)) > 1_000_000, log[-3000:]
+    actions_log = (stack.log_dir / "actions.log").read_text(errors="replace")
+    assert re.search(r"madoguchi: \d+ objects set aside from the garbage collector in pid "
+                     rf"{stack.actions.process.pid} after the server started", actions_log), \
+        actions_log[-3000:]
 
 
 # The CountVectorsFeaturizers' matrices counted through the vocabulary directly
@@ -809,7 +819,7 @@ def test_count_vectors_are_rasas_on_every_example_and_query(settings) -> None:  
 # states themselves equal Rasa's for every argument combination, also after a caller changed the
 # states it got.
 _PAST_STATES = """
-import asyncio, copy, json, sys, time
+import asyncio, copy, json, random, sys, time
 from rasa.core.agent import Agent
 from rasa.core.training import load_data
 from rasa.shared.core.events import ActionExecuted, UserUttered
@@ -828,6 +838,20 @@ for path in (rules, stories):
                      if i > 0 and isinstance(e, ActionExecuted)]
 texts = list(dict.fromkeys(json.loads(line)["text"] for path in queries
                            for line in open(path, encoding="utf-8")))[:int(1e9)]
+# Turns hidden from ML policies (RulePolicy marks the rule-only turns it predicts): the
+# training data has none, so every other prefix again with actions hidden at random.
+rng = random.Random(8)
+
+def hidden(events):
+    out = []
+    for event in events:
+        if isinstance(event, ActionExecuted):
+            event = copy.copy(event)
+            event.hide_rule_turn = rng.random() < 0.5
+        out.append(event)
+    return out
+
+prefixes += [hidden(events) for events in prefixes[::2]]
 
 async def parse_all():
     out = []
@@ -939,3 +963,97 @@ def test_past_states_and_rule_lookup_predict_as_rasa_does(settings) -> None:  # 
     rasa_ms, ours_ms = got["cpu_ms"]
     print(f"CPU ms per prediction: Rasa's past states and rule lookup {rasa_ms:.2f}, ours "
           f"{ours_ms:.2f} ({got['computed']} of {got['calls']} computed)")
+
+
+# Slots copied for each new tracker (rasa_speedups._copy) against copy.copy: every Slot class
+# of Rasa, with and without values; classes whose copy.copy takes another path go to it.
+_SLOT_COPY = """
+import copy, json, time
+from rasa.shared.core import slots as rasa_slots, trackers
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, SlotSet, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker, EventVerbosity
+from rasa.shared.utils.common import all_subclasses
+import rasa_speedups
+
+domain = Domain.load("domain.yml")
+rasa_speedups.install()
+mapping = [{"type": "from_text"}]
+made = list(domain.slots)
+for cls in all_subclasses(rasa_slots.Slot):
+    if cls is rasa_slots.CategoricalSlot:
+        made.append(cls("c", mapping, values=["a", "b"], initial_value="a"))
+    elif not getattr(cls, "__abstractmethods__", None):
+        made.append(cls(f"s_{cls.__name__}", mapping))
+for slot in list(made):
+    other = copy.copy(slot)
+    other.value = {"list": [1, 2]} if isinstance(slot, rasa_slots.AnySlot) else None
+    made.append(other)
+differ = []
+for slot in made:
+    theirs, ours = copy.copy(slot), rasa_speedups._copy(slot)
+    same = (type(theirs) is type(ours) and ours is not slot and theirs.__dict__ == ours.__dict__
+            and all(ours.__dict__[k] is v for k, v in theirs.__dict__.items()))
+    if not same:
+        differ.append(type(slot).__name__)
+
+class Copier:
+    def __init__(self): self.x = [1]
+    def __copy__(self): return "own copy"
+class Slotted:
+    __slots__ = ("x",)
+    def __init__(self): self.x = [1]
+class Stated:
+    def __init__(self): self.x = [1]
+    def __getstate__(self): return {"x": "state"}
+class Reduced:
+    def __init__(self): self.x = [1]
+    def __reduce__(self): return (list, ())
+class Looked:
+    def __init__(self): self.x = [1]
+    def __getattr__(self, name): raise AttributeError(name)
+class D(dict):
+    pass
+others = [Copier(), Slotted(), Stated(), Reduced(), Looked(), D(a=1), [1], {"a": 1}, "s", 5]
+
+def desc(x):
+    return [type(x).__name__, getattr(x, "__dict__", None) if not isinstance(x, (dict, list))
+            else x, getattr(x, "x", None) if isinstance(x, Slotted) else None]
+
+fallback = [[desc(copy.copy(x)), desc(rasa_speedups._copy(x)),
+             rasa_speedups._copies_plainly(type(x))] for x in others]
+events = [ActionExecuted("action_listen"), UserUttered("hi", {"name": "greet", "confidence": 1.0}),
+          SlotSet("district", "kita"), ActionExecuted("utter_greet")]
+states = []
+for module in (copy, trackers.copy):
+    trackers.copy = module
+    tracker = DialogueStateTracker.from_events("s", events, domain.slots)
+    states.append(tracker.current_state(EventVerbosity.ALL))
+cpu = []
+for f in (copy.copy, rasa_speedups._copy):
+    start = time.process_time()
+    for _ in range(2000):
+        {slot.name: f(slot) for slot in domain.slots}
+    cpu.append((time.process_time() - start) * 1000 / 2000)
+print(json.dumps({"slots": len(made), "differ": differ, "fallback": fallback,
+                  "trackers_same": states[0] == states[1], "cpu_ms": cpu,
+                  "installed": isinstance(trackers.copy, rasa_speedups._CopyModule)}))
+"""
+
+
+def test_slot_copies_are_copy_copys(settings) -> None:  # type: ignore[no-untyped-def]
+    got = run_in_rasa_env(settings, _SLOT_COPY)
+    assert got["installed"] and got["slots"] >= 20 and got["differ"] == [], got
+    # Classes with their own copy, state, reduce, slots or attribute lookup: copy.copy's result.
+    for theirs, ours, plain in got["fallback"]:
+        assert ours == theirs and not plain, got["fallback"]
+    assert got["trackers_same"]
+    rasa_ms, ours_ms = got["cpu_ms"]
+    assert ours_ms < rasa_ms, got
+    print(f"CPU µs per tracker's slots: copy.copy {rasa_ms * 1000:.1f}, ours {ours_ms * 1000:.1f}")
+
+
+def test_slot_copy_switch_leaves_copy_copy(settings) -> None:  # type: ignore[no-untyped-def]
+    script = ("import copy, json, rasa_speedups\nfrom rasa.shared.core import trackers\n"
+              "rasa_speedups.install()\nprint(json.dumps(trackers.copy is copy))")
+    assert run_in_rasa_env(settings, script, env={"MADOGUCHI_RASA_SPEEDUPS_SKIP": "slot_copy"})
