@@ -196,7 +196,8 @@ def cross_validate(dev: list[Scored], repeats: int = 5) -> None:
           "translations), mean dev Hit@1:")
     for label, values in results.items():
         langs = " ".join(f"{k} {np.mean(v):.3f}" for k, v in sorted(per_lang[label].items()))
-        print(f"  {label:26s} {np.mean(values):.4f} (splits {' '.join(f'{v:.4f}' for v in values)})")
+        splits = " ".join(f"{v:.4f}" for v in values)
+        print(f"  {label:26s} {np.mean(values):.4f} (splits {splits})")
         print(f"    {langs}")
 
 

@@ -46,18 +46,26 @@ covariance S_w, over all languages) spans the directions that carry language and
 paraphrase, and whitening by W = (S_w + λ·tr(S_w)/d·I)^(-1/2) shrinks them, leaving the
 directions that tell entries apart. In that space the query (minus the mean question) is
 compared with each candidate entry's mean question (``disc_centroid``) and with its closest
-question variant in any language (``disc_best``). Chosen by the same 2-fold CV on dev
-(5 splits; retrieval_quality --cv): mean Hit@1 0.8962 → 0.9021 with λ = 3 (λ = 0.3: 0.9006,
-1: 0.9018); tl 0.825 → 0.836. As single rankers on dev, Tagalog Hit@1: the plain centroid
-0.609, the whitened centroid 0.658, the best question variant before fusion 0.574. Tried
-there and not kept: the whitened centroid alone (0.9013, tl 0.815), the closest variant
-alone (0.8981), Fisher LDA (top 50–200 generalised eigenvectors of S_b vs S_w, ≤ 0.9005,
-tl ≤ 0.821), S_w mixed with the query language's own scatter (0.9013, tl 0.812), a
-multinomial logistic regression over the question vectors (0.8987; 16 s to fit). A KB with
-fewer than ``MIN_PAIRS`` entries holding two or more questions has no within-entry scatter
-to learn from: W is the identity there (plain centred cosines). Cost: one 384×384 product
-per query, a product over the candidates' question vectors, the whitened copy of the
-question vectors (3 MB for the 2,000-entry bench KB, 7 MB for the sample city).
+question variant in any language (``disc_best``). λ per feature chosen by the same 2-fold
+CV on dev (5 splits, retrieval_quality --cv; figures on one fixed set of query vectors):
+mean Hit@1 over all languages 0.8959 → 0.9019 with λ = 30 for the centroid and 3 for the
+closest variant, Tagalog 0.825 → 0.837, the other languages within 0.003 of before or
+above (th 0.893 → 0.890, zh-Hant 0.912 → 0.910). One λ for both (query vectors of an
+earlier engine build, baseline 0.8962 there): 0.3 → 0.9006, 1 → 0.9018, 3 → 0.9021, 10 →
+0.9002, but Thai fell to 0.879–0.885 with each. Single rankers on dev,
+Tagalog Hit@1: the plain centroid 0.609, the whitened one 0.658, the raw Tagalog question
+0.574. Japanese queries: the two features added to the shared twelve (fitted on every
+language) gave Japanese 0.920 against 0.921 without, so Japanese is ranked as before. Tried
+and not kept: the whitened centroid alone (0.9013, tl 0.815), the closest variant alone
+(0.8981), Fisher LDA (top 50–200 generalised eigenvectors of S_b vs S_w, ≤ 0.9005, tl ≤
+0.821), S_w mixed with the query language's own scatter (0.9013, tl 0.812), a multinomial
+logistic regression over the question vectors (0.8987; 16 s CPU to fit on 205 entries).
+Misses of Tagalog dev queries going to the generic hub entry (foreign-resident
+procedures): 7 of 37 → 6 of 31 (the hub barely moved). A KB with fewer than ``MIN_PAIRS``
+entries holding two or more questions has no within-entry scatter to learn from: W is the
+identity there (plain centred cosines). Cost: two 384×384 products per query, a product
+over the candidates' question vectors, the whitened copy of the question vectors (3 MB for
+the 2,000-entry bench KB, 7 MB for the sample city).
 """
 
 from __future__ import annotations
@@ -75,15 +83,18 @@ PIVOT = "ja"
 # Fewest entries with questions in both L and Japanese for L to get a map of its own (and
 # fewest entries with two or more questions for the discriminant to learn a whitening).
 MIN_PAIRS = 20
-# λ of the discriminant's shrinkage, relative to S_w's mean eigenvalue; chosen by the CV.
-SHRINKAGE = 3.0
+# λ of the discriminant's shrinkage, relative to S_w's mean eigenvalue, for disc_centroid
+# and for disc_best; chosen by the CV (see the module docstring).
+SHRINKAGE = (30.0, 3.0)
 
 
 class CrossLingualAlignment:
     """Per-field means, per-language orthogonal maps, mapped vectors and entry centroids
     of one dense index (built in well under a second for a 2,000-entry KB)."""
 
-    def __init__(self, dense: DenseIndex, shrinkage: float = SHRINKAGE) -> None:
+    def __init__(
+        self, dense: DenseIndex, shrinkage: tuple[float, float] = SHRINKAGE
+    ) -> None:
         vectors = np.asarray(dense.vectors, dtype=np.float32)
         live = np.array([r is not None for r in dense.rows], dtype=bool)
         fields = np.array(dense.fields, dtype=object)
@@ -189,9 +200,11 @@ class EntryDiscriminant:
     docstring): ``disc_centroid`` and ``disc_best`` of any candidate entries for a query."""
 
     def __init__(
-        self, questions: np.ndarray, entry: np.ndarray, n_entries: int, shrinkage: float
+        self, questions: np.ndarray, entry: np.ndarray, n_entries: int,
+        shrinkage: tuple[float, float],
     ) -> None:
-        """``questions``: question vectors (rows); ``entry``: each one's entry number."""
+        """``questions``: question vectors (rows); ``entry``: each one's entry number;
+        ``shrinkage``: λ of the centroids' whitening and of the questions'."""
         x = np.asarray(questions, dtype=np.float64)
         x = x if x.ndim == 2 else np.zeros((0, 0))  # an index without vectors
         dim = x.shape[1]
@@ -200,8 +213,11 @@ class EntryDiscriminant:
         np.add.at(means, entry, x)
         means /= np.maximum(counts, 1.0)[:, None]
         self.mean = x.mean(axis=0) if len(x) else np.zeros(dim)
-        self.whitening = self._whitening(x - means[entry], counts, shrinkage)
-        self.centroids = _normalised((means - self.mean) @ self.whitening).astype(np.float32)
+        self.centroid_whitening, self.whitening = (
+            self._whitening(x - means[entry], counts, shrinkage)
+        )
+        self.centroids = _normalised((means - self.mean) @ self.centroid_whitening)
+        self.centroids = self.centroids.astype(np.float32)
         self.centroids[counts == 0] = 0.0
         # The whitened questions ordered by entry: entry n's are rows start[n]:start[n]+size[n].
         order = np.argsort(entry, kind="stable")
@@ -211,15 +227,24 @@ class EntryDiscriminant:
         self.mean = self.mean.astype(np.float32)
 
     @staticmethod
-    def _whitening(residuals: np.ndarray, counts: np.ndarray, shrinkage: float) -> np.ndarray:
-        """(S_w + λ·tr(S_w)/d·I)^(-1/2); the identity without enough within-entry scatter."""
+    def _whitening(
+        residuals: np.ndarray, counts: np.ndarray, shrinkage: tuple[float, float]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(S_w + λ·tr(S_w)/d·I)^(-1/2) for each λ of ``shrinkage``; the identity without
+        enough within-entry scatter."""
         dim = residuals.shape[1]
         within = residuals.T @ residuals / max(len(residuals), 1)
         scale = float(np.trace(within)) / max(dim, 1)
         if (counts >= 2).sum() < MIN_PAIRS or scale <= 0:
-            return np.eye(dim, dtype=np.float32)
-        values, vectors = np.linalg.eigh(within + shrinkage * scale * np.eye(dim))
-        return ((vectors / np.sqrt(values)) @ vectors.T).astype(np.float32)
+            eye = np.eye(dim, dtype=np.float32)
+            return eye, eye
+        values, vectors = np.linalg.eigh(within)
+        values = np.maximum(values, 0.0)
+        first, second = (
+            ((vectors / np.sqrt(values + lam * scale)) @ vectors.T).astype(np.float32)
+            for lam in shrinkage
+        )
+        return first, second
 
     def features(self, vector: np.ndarray, ids: np.ndarray) -> np.ndarray:
         """(``disc_centroid``, ``disc_best``) of entries number ``ids`` (-1: not in the KB,
@@ -228,9 +253,10 @@ class EntryDiscriminant:
             return np.zeros((len(ids), 2), dtype=np.float32)
         q = np.asarray(vector, dtype=np.float32).reshape(-1) - self.mean
         # einsum, not ``@``: numpy's BLAS would run this on every core (see index.py).
+        qc = _normalised(np.einsum("i,ij->j", q, self.centroid_whitening).reshape(1, -1))[0]
         q = _normalised(np.einsum("i,ij->j", q, self.whitening).reshape(1, -1))[0]
         known = np.maximum(ids, 0)
-        centroid = np.einsum("ij,j->i", self.centroids[known], q)
+        centroid = np.einsum("ij,j->i", self.centroids[known], qc)
         sizes = np.where(ids >= 0, self.size[known], 0)
         best = np.zeros(len(ids), dtype=np.float32)
         has = sizes > 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import faiss
 import numpy as np
 import pytest
@@ -110,7 +112,7 @@ def _worded(entries: int, langs: tuple[str, ...], seed: int = 0):  # type: ignor
 
 def test_the_discriminant_looks_past_what_varies_within_an_entry() -> None:
     dense, meaning, sentence = _worded(60, ("ja", "ko", "tl"))
-    align = CrossLingualAlignment(dense, shrinkage=0.01)
+    align = CrossLingualAlignment(dense, shrinkage=(0.01, 0.01))
     entries = [f"e{i}" for i in range(60)]
     queries = sentence(meaning)  # new sentences, moved along the same directions
     hits = {name: 0 for name in ("centroid", "disc_centroid", "disc_best")}
@@ -143,14 +145,15 @@ def test_disc_best_is_the_closest_whitened_question_of_each_entry() -> None:
 def test_without_entries_holding_several_questions_the_whitening_is_the_identity() -> None:
     rng = np.random.default_rng(1)
     questions = _unit(rng.normal(size=(50, DIM))).astype(np.float32)
-    disc = EntryDiscriminant(questions, np.arange(50), 50, shrinkage=3.0)
+    disc = EntryDiscriminant(questions, np.arange(50), 50, shrinkage=(30.0, 3.0))
     assert np.allclose(disc.whitening, np.eye(DIM))
+    assert np.allclose(disc.centroid_whitening, np.eye(DIM))
     q = _unit(rng.normal(size=DIM)).astype(np.float32)
     expected = _unit(questions[4] - disc.mean) @ _unit(q - disc.mean)
     assert disc.features(q, np.array([4]))[0, 0] == pytest.approx(float(expected), abs=1e-5)
 
 
-def test_the_discriminant_features_can_be_switched_off(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_the_discriminant_features_can_be_switched_off(tmp_path: Path) -> None:
     from retrieval import Retriever, RetrievalSettings
     from retrieval.fuse import DISCRIMINANT_FEATURES
     from tests.retrieval.test_index import DEPARTMENTS, ENTRIES
