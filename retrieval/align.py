@@ -205,26 +205,30 @@ class EntryDiscriminant:
     ) -> None:
         """``questions``: question vectors (rows); ``entry``: each one's entry number;
         ``shrinkage``: λ of the centroids' whitening and of the questions'."""
-        x = np.asarray(questions, dtype=np.float64)
-        x = x if x.ndim == 2 else np.zeros((0, 0))  # an index without vectors
+        # float32 throughout, so the transient copies at warm-up stay small (the speed
+        # bench's peak RSS is near issue 3's 500 MB).
+        x = np.asarray(questions, dtype=np.float32)
+        x = x if x.ndim == 2 else np.zeros((0, 0), dtype=np.float32)  # no vectors
         dim = x.shape[1]
-        counts = np.bincount(entry, minlength=n_entries).astype(np.float64)
-        means = np.zeros((n_entries, dim))
+        counts = np.bincount(entry, minlength=n_entries)
+        means = np.zeros((n_entries, dim), dtype=np.float32)
         np.add.at(means, entry, x)
-        means /= np.maximum(counts, 1.0)[:, None]
-        self.mean = x.mean(axis=0) if len(x) else np.zeros(dim)
-        self.centroid_whitening, self.whitening = (
-            self._whitening(x - means[entry], counts, shrinkage)
-        )
-        self.centroids = _normalised((means - self.mean) @ self.centroid_whitening)
-        self.centroids = self.centroids.astype(np.float32)
+        means /= np.maximum(counts, 1)[:, None].astype(np.float32)
+        self.mean = x.mean(axis=0) if len(x) else np.zeros(dim, dtype=np.float32)
+        residuals = x - means[entry]
+        self.centroid_whitening, self.whitening = self._whitening(residuals, counts, shrinkage)
+        del residuals
+        means -= self.mean
+        self.centroids = _normalised(means @ self.centroid_whitening).astype(np.float32)
+        del means
         self.centroids[counts == 0] = 0.0
         # The whitened questions ordered by entry: entry n's are rows start[n]:start[n]+size[n].
         order = np.argsort(entry, kind="stable")
-        self.questions = _normalised((x[order] - self.mean) @ self.whitening).astype(np.float32)
+        x = x[order]
+        x -= self.mean
+        self.questions = _normalised(x @ self.whitening).astype(np.float32)
         self.size = counts.astype(np.int64)
         self.start = np.concatenate([[0], np.cumsum(self.size)[:-1]]).astype(np.int64)
-        self.mean = self.mean.astype(np.float32)
 
     @staticmethod
     def _whitening(
@@ -233,7 +237,7 @@ class EntryDiscriminant:
         """(S_w + λ·tr(S_w)/d·I)^(-1/2) for each λ of ``shrinkage``; the identity without
         enough within-entry scatter."""
         dim = residuals.shape[1]
-        within = residuals.T @ residuals / max(len(residuals), 1)
+        within = (residuals.T @ residuals).astype(np.float64) / max(len(residuals), 1)
         scale = float(np.trace(within)) / max(dim, 1)
         if (counts >= 2).sum() < MIN_PAIRS or scale <= 0:
             eye = np.eye(dim, dtype=np.float32)
