@@ -98,13 +98,15 @@ Replaced:
   classes where ``copy.copy`` does it (no ``__copy__``, no own reduce, state or
   ``__new__`` arguments, no non-empty ``__slots__``, not in a dispatch table); anything else
   goes to ``copy.copy``. Measured: 37 → 12 µs for the 13 slots of a tracker.
-- ``Agent.load_model`` (once, at start): after Rasa's, the process's heap (~1.77 million
-  objects: TensorFlow, SQLAlchemy, the model graph) is set aside from the garbage collector
-  with ``gc.freeze()``; a full collection walked all of it, 0.56 s of stopped event loop each
-  time (``gc_freeze.py``).
+
+Tried and taken out again: ``gc.freeze()`` of the Rasa server's heap after the model was
+loaded. A full collection walked ~1.77 million objects (0.56 s), but none ran under a 30 s
+``bench.load``, and with the freeze the Rasa server used more CPU per message, not less
+(A B B A at 50 msg/s: 12.4, 17.9, 16.1, 13.3 ms; freeze alone off/on 13.3/16.4), for reasons
+not found.
 
 ``MADOGUCHI_RASA_SPEEDUPS_SKIP=diet_numpy,event_types,graph_order,one_write,response_check,
-count_vectors,past_states,rule_keys,slot_copy,gc_freeze`` leaves out those, one by one,
+count_vectors,past_states,rule_keys,slot_copy`` leaves out those, one by one,
 for A/B runs (``gateway_session`` is the action server's, ``bot/actions/gateway.py``).
 """
 
@@ -632,17 +634,6 @@ class _CopyModule:
         return getattr(copy, name)
 
 
-_rasa_load_model: Any = None
-
-
-def _load_model(self: Any, *args: Any, **kwargs: Any) -> None:
-    """``Agent.load_model``, then the heap frozen (``gc_freeze.freeze_heap``)."""
-    import gc_freeze
-
-    _rasa_load_model(self, *args, **kwargs)
-    gc_freeze.freeze_heap("the model was loaded")
-
-
 _rasa_diet_predict: Any = None
 _NO_NUMPY_DIET = object()
 
@@ -674,8 +665,7 @@ def enabled() -> bool:
 def skipped() -> set:
     """Names in ``MADOGUCHI_RASA_SPEEDUPS_SKIP`` (comma-separated): speedups left out, for
     A/B runs of one of them (``diet_numpy``, ``event_types``, ``graph_order``, ``one_write``,
-    ``response_check``, ``count_vectors``, ``past_states``, ``rule_keys``, ``slot_copy``,
-    ``gc_freeze``)."""
+    ``response_check``, ``count_vectors``, ``past_states``, ``rule_keys``, ``slot_copy``)."""
     return {n.strip().lower() for n in
             os.environ.get("MADOGUCHI_RASA_SPEEDUPS_SKIP", "").split(",") if n.strip()}
 
@@ -691,7 +681,6 @@ def install() -> None:
     from aiohttp.http_writer import StreamWriter
 
     from rasa.core.actions.action import RemoteAction
-    from rasa.core.agent import Agent
     from rasa.nlu.classifiers.diet_classifier import DIETClassifier
     from rasa.nlu.featurizers.sparse_featurizer.count_vectors_featurizer import (
         CountVectorsFeaturizer)
@@ -705,7 +694,6 @@ def install() -> None:
 
     global _rasa_session, _rasa_diet_predict, _rasa_stream_write, _rasa_stream_drain
     global _check_responses, _rasa_create_features, _rasa_past_states, _rasa_possible_keys
-    global _rasa_load_model
     _check_responses = "response_check" not in skipped()
     RemoteAction._validate_action_result = _validate_action_result  # type: ignore[method-assign]
     model_data_utils._create_fake_features = _create_fake_features
@@ -734,9 +722,6 @@ def install() -> None:
         RulePolicy._get_possible_keys = _possible_rule_keys  # type: ignore[method-assign]
     if "slot_copy" not in skipped() and trackers_module.copy is copy:
         trackers_module.copy = _CopyModule()  # type: ignore[assignment]
-    _rasa_load_model = Agent.load_model
-    if "gc_freeze" not in skipped():
-        Agent.load_model = _load_model  # type: ignore[method-assign]
     _rasa_diet_predict = DIETClassifier._predict
     if "diet_numpy" not in skipped():
         DIETClassifier._predict = _diet_predict  # type: ignore[method-assign]
@@ -746,6 +731,5 @@ def install() -> None:
              "DIET's intent scores in numpy, event types looked up in a map, graphs run in "
              "dask's order without dask, request head and body in one write, responses checked "
              "event by event, counts straight into COO, past states once per tracker, "
-             "rule lookup with reversed rules, slots copied directly, heap frozen after the "
-             "model is loaded (skipped: %s)",
+             "rule lookup with reversed rules, slots copied directly (skipped: %s)",
              os.getpid(), ",".join(sorted(skipped())) or "none")
