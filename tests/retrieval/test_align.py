@@ -150,7 +150,9 @@ def test_without_entries_holding_several_questions_the_whitening_is_the_identity
     assert np.allclose(disc.centroid_whitening, np.eye(DIM))
     q = _unit(rng.normal(size=DIM)).astype(np.float32)
     expected = _unit(questions[4] - disc.mean) @ _unit(q - disc.mean)
-    assert disc.features(q, np.array([4]))[0, 0] == pytest.approx(float(expected), abs=1e-5)
+    centroid, best = disc.features(q, np.array([4]))[0]
+    assert centroid == pytest.approx(float(expected), abs=1e-5)
+    assert best == centroid  # an entry's only question is its centroid
 
 
 def test_the_discriminant_features_can_be_switched_off(tmp_path: Path) -> None:
