@@ -124,13 +124,14 @@ class QueryBatcher:
             if not isinstance(exc, Exception):
                 raise
             return
+        # Counted before the results are set: a caller woken by its result sees its batch.
+        self.batches += 1
+        self.texts += len(order)
+        self.largest = max(self.largest, len(order))
         row = {text: i for i, text in enumerate(order)}
         for text, f in jobs:
             i = row[text]
             f.set_result(np.array(vectors[i : i + 1], copy=True))
-        self.batches += 1
-        self.texts += len(order)
-        self.largest = max(self.largest, len(order))
 
     def __getattr__(self, name: str) -> Any:
         # name, version, engine, threads, dim, warm_up, embed_passages…: the wrapped one's.
