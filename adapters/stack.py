@@ -3,6 +3,11 @@
 Rasa runs in its own environment (Python 3.10), so it is started as a child process, never
 imported. Children get their own session (Ctrl-C reaches only the supervisor, which then
 stops them in order) and log to files under ``var/log``.
+
+On Linux a child also dies with its parent: if the supervisor is killed outright (SIGKILL,
+the OOM killer) it cannot stop them, and Rasa servers (~1.3 GB each) and the action server
+were left running, holding their ports. Each child asks the kernel for SIGKILL when its
+parent dies (``prctl(PR_SET_PDEATHSIG)``, see :func:`popen`).
 """
 
 from __future__ import annotations
@@ -10,11 +15,16 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import queue
+import shutil
 import signal
 import socket
 import subprocess
+import sys
+import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -58,11 +68,85 @@ class _suppress_lookup:
         return exc_type is ProcessLookupError
 
 
+# Run between fork and the real program, in the child: asks for ``sig`` when the parent
+# dies, then becomes ``argv[3:]`` by exec (the setting survives exec; the pid stays the
+# child's, so Popen, killpg and /proc see the real program). If the parent died before the
+# prctl, nobody would send the signal: the child sends it to itself. A small exec'd helper
+# rather than Popen's ``preexec_fn``, which runs Python in the forked child of a threaded
+# parent (the gateway's threads, pytest's) and can deadlock on a lock held by another thread.
+_DIE_WITH_PARENT = """\
+import ctypes, os, sys
+parent, sig = int(sys.argv[1]), int(sys.argv[2])
+if ctypes.CDLL(None, use_errno=True).prctl(1, sig, 0, 0, 0) != 0:  # PR_SET_PDEATHSIG
+    raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+if os.getppid() != parent:
+    os.kill(os.getpid(), sig)
+os.execv(sys.argv[3], sys.argv[3:])
+"""
+PARENT_DEATH_SIGNAL = signal.SIGKILL
+
+
+def popen(cmd: list[str], **kwargs: object) -> subprocess.Popen[bytes]:
+    """``subprocess.Popen(cmd, **kwargs)`` whose process is SIGKILLed when this process dies,
+    however it dies (Linux; elsewhere a plain Popen).
+
+    The kernel sends the signal when the *thread* that forked the child exits, not the
+    process: a child started from a short-lived thread (a pytest fixture's, a request
+    handler's) would die with that thread. Children are therefore forked only by the main
+    thread or by one long-lived spawner thread, which both last as long as the process.
+
+    Raises:
+        FileNotFoundError: ``cmd[0]`` is not an executable (as Popen would raise).
+    """
+    if not sys.platform.startswith("linux"):
+        return subprocess.Popen(cmd, **kwargs)  # type: ignore[call-overload, no-any-return]
+    # A bare name is looked up on PATH as Popen would; a path is taken relative to ``cwd``.
+    program = shutil.which(cmd[0]) if os.sep not in cmd[0] else cmd[0]
+    cwd = kwargs.get("cwd")
+    if program is None or not os.access(os.path.join(str(cwd or "."), program), os.X_OK):
+        raise FileNotFoundError(f"no executable {cmd[0]!r} to start")
+    wrapped = [sys.executable, "-I", "-S", "-c", _DIE_WITH_PARENT, str(os.getpid()),
+               str(int(PARENT_DEATH_SIGNAL)), program, *cmd[1:]]
+
+    def start() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(wrapped, **kwargs)  # type: ignore[call-overload, no-any-return]
+
+    if threading.current_thread() is threading.main_thread():
+        return start()
+    return _on_spawner_thread(start)
+
+
+_spawner_jobs: queue.SimpleQueue[tuple[Callable[[], object], Future[object]]] = queue.SimpleQueue()
+_spawner_lock = threading.Lock()
+_spawner: threading.Thread | None = None
+
+
+def _on_spawner_thread(job: Callable[[], subprocess.Popen[bytes]]) -> subprocess.Popen[bytes]:
+    """Run ``job`` on the spawner thread, a daemon that lives as long as the process."""
+    global _spawner
+    with _spawner_lock:
+        if _spawner is None:
+            _spawner = threading.Thread(target=_spawn_forever, daemon=True, name="stack-spawner")
+            _spawner.start()
+    future: Future[object] = Future()
+    _spawner_jobs.put((job, future))
+    return future.result()  # type: ignore[return-value]
+
+
+def _spawn_forever() -> None:
+    while True:
+        job, future = _spawner_jobs.get()
+        try:
+            future.set_result(job())
+        except BaseException as exc:  # handed to the caller, who raises it
+            future.set_exception(exc)
+
+
 def _spawn(name: str, cmd: list[str], cwd: Path, env: dict[str, str], log_dir: Path) -> Child:
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{name}.log"
     with log_path.open("ab") as out:
-        process = subprocess.Popen(
+        process = popen(
             cmd, cwd=cwd, env={**os.environ, **RASA_ENV, **env}, stdout=out,
             stderr=subprocess.STDOUT, start_new_session=True,
         )

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import httpx
 
-from adapters.stack import free_port
+from adapters.stack import free_port, popen
 
 QUESTIONS = [
     "保育園の申し込みはいつまでですか",
@@ -69,9 +69,9 @@ def start_stack(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
            "MADOGUCHI_RASA__URL": f"http://127.0.0.1:{rasa}", "MADOGUCHI_RASA__PORT": str(rasa),
            "MADOGUCHI_RASA__ACTION_URL": f"http://127.0.0.1:{actions}",
            "MADOGUCHI_RASA__ACTION_PORT": str(actions)}
-    proc = subprocess.Popen([sys.executable, "-m", "adapters.cli", "serve"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    # popen: the stack dies with this process even when it is SIGKILLed (adapters/stack.py).
+    proc = popen([sys.executable, "-m", "adapters.cli", "serve"], env=env,
+                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     return proc, f"http://127.0.0.1:{port}"
 
 
