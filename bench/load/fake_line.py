@@ -9,6 +9,11 @@ Lean on purpose: the LINE tests (``tests/adapters/line``) validate every request
 against LINE's OpenAPI, which costs far more CPU per call than the gateway spends; here the
 server only checks the bearer token and the shape the harness needs, and keeps the bodies
 only when asked (``keep_bodies``, for the pytest that validates them after a small run).
+
+Two servers answer with the same handlers: :func:`serving_raw` (the default), an asyncio
+protocol with httptools' request parser, and :func:`serving` (uvicorn and Starlette, kept
+for A/B runs: ``--harness-line-server uvicorn``). The harness runs on the stack's two cores,
+and uvicorn's and Starlette's layers cost far more CPU per call than the handlers do.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import httptools
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -73,17 +79,39 @@ class FakeLineApi:
     def _count(self, op: str) -> None:
         self.counts[op] = self.counts.get(op, 0) + 1
 
-    async def _body(self, request: Request, op: str) -> Any:
+    def _take(self, op: str, method: str, path: str, authorization: str | None,
+              raw: bytes) -> Any:
+        """Count the call, check its bearer token, parse (and keep, if asked) its JSON body."""
         self._count(op)
-        if request.headers.get("authorization") != f"Bearer {self.token}":
+        if authorization != f"Bearer {self.token}":
             self.problems.append(f"{op}: missing or wrong Authorization header")
-        body = json.loads(await request.body()) if request.method == "POST" else None
+        body = json.loads(raw) if method == "POST" else None
         if self.keep_bodies and body is not None:
-            self.bodies.append((request.url.path, body))
+            self.bodies.append((path, body))
         return body
 
-    async def reply(self, request: Request) -> Response:
-        body = await self._body(request, "reply")
+    def handle(self, method: str, path: str, authorization: str | None, raw: bytes
+               ) -> tuple[int, Any]:
+        """Answer one call: (HTTP status, JSON payload). Both servers route through here."""
+        if method == "POST" and path == "/v2/bot/message/reply":
+            return self._reply(self._take("reply", method, path, authorization, raw))
+        if method == "POST" and path == "/v2/bot/message/push":
+            return self._push(self._take("push", method, path, authorization, raw))
+        if method == "POST" and path == "/v2/bot/chat/loading/start":
+            self._take("loading", method, path, authorization, raw)
+            return 202, {}
+        user = path.removeprefix("/v2/bot/profile/")
+        if method == "GET" and user != path and user and "/" not in user:
+            self._take("profile", method, path, authorization, raw)
+            profile: dict[str, Any] = {"displayName": "住民", "userId": user}
+            if self.profiles.get(user):
+                profile["language"] = self.profiles[user]
+            return 200, profile
+        self._count("other")
+        self.problems.append(f"unexpected call {method} {path}")
+        return 404, {"message": "not faked"}
+
+    def _reply(self, body: Any) -> tuple[int, Any]:
         now = time.perf_counter()
         messages = body.get("messages") or []
         if not 1 <= len(messages) <= 5:
@@ -91,40 +119,25 @@ class FakeLineApi:
         token = body.get("replyToken", "")
         future = self._by_token.pop(token, None)
         self._resolve(future, Delivery("reply", now, messages), f"reply token {token}")
-        return JSONResponse({"sentMessages": [{"id": str(i)} for i in range(len(messages))]})
+        return 200, {"sentMessages": [{"id": str(i)} for i in range(len(messages))]}
 
-    async def push(self, request: Request) -> Response:
-        body = await self._body(request, "push")
+    def _push(self, body: Any) -> tuple[int, Any]:
         now = time.perf_counter()
         to = body.get("to", "")
         self._resolve(self._by_user.get(to), Delivery("push", now, body.get("messages") or []),
                       f"user {to}")
-        return JSONResponse({"sentMessages": [{"id": "1"}]})
+        return 200, {"sentMessages": [{"id": "1"}]}
 
-    async def loading(self, request: Request) -> Response:
-        await self._body(request, "loading")
-        return JSONResponse({}, 202)
-
-    async def profile(self, request: Request) -> Response:
-        await self._body(request, "profile")
-        user = request.path_params["user"]
-        profile: dict[str, Any] = {"displayName": "住民", "userId": user}
-        if self.profiles.get(user):
-            profile["language"] = self.profiles[user]
-        return JSONResponse(profile)
-
-    async def other(self, request: Request) -> Response:
-        self._count("other")
-        self.problems.append(f"unexpected call {request.method} {request.url.path}")
-        return JSONResponse({"message": "not faked"}, 404)
+    async def _starlette(self, request: Request) -> Response:
+        status, payload = self.handle(request.method, request.url.path,
+                                      request.headers.get("authorization"),
+                                      await request.body())
+        return JSONResponse(payload, status)
 
     def app(self) -> Starlette:
+        """The API as a Starlette app (served by uvicorn: :func:`serving`)."""
         return Starlette(routes=[
-            Route("/v2/bot/message/reply", self.reply, methods=["POST"]),
-            Route("/v2/bot/message/push", self.push, methods=["POST"]),
-            Route("/v2/bot/chat/loading/start", self.loading, methods=["POST"]),
-            Route("/v2/bot/profile/{user}", self.profile, methods=["GET"]),
-            Route("/{path:path}", self.other, methods=["GET", "POST", "PUT", "DELETE"]),
+            Route("/{path:path}", self._starlette, methods=["GET", "POST", "PUT", "DELETE"]),
         ])
 
 
@@ -145,3 +158,92 @@ async def serving(app: Any, port: int, lifespan: str = "off") -> AsyncIterator[s
     finally:
         server.should_exit = True
         await task
+
+
+_REASONS = {200: b"OK", 202: b"Accepted", 400: b"Bad Request", 404: b"Not Found"}
+_KEEP_ALIVE_S = 5.0  # uvicorn's timeout_keep_alive: an idle connection is closed after it
+
+
+class _RawLineProtocol(asyncio.Protocol):
+    """One connection to the fake API: HTTP/1.1 requests parsed by httptools, answered by
+    :meth:`FakeLineApi.handle` with a JSON body, kept alive as uvicorn keeps them."""
+
+    def __init__(self, api: FakeLineApi, connections: set[_RawLineProtocol]) -> None:
+        self.api = api
+        self.connections = connections
+        self.parser = httptools.HttpRequestParser(self)
+        self.transport: asyncio.Transport | None = None
+        self.url = b""
+        self.authorization: str | None = None
+        self.body: list[bytes] = []
+        self.idle: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.connections.add(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.connections.discard(self)
+        if self.idle is not None:
+            self.idle.cancel()
+
+    def data_received(self, data: bytes) -> None:
+        if self.idle is not None:
+            self.idle.cancel()
+            self.idle = None
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError:
+            self._write(400, {"message": "invalid HTTP request"}, keep_alive=False)
+
+    def on_message_begin(self) -> None:
+        self.url, self.authorization, self.body = b"", None, []
+
+    def on_url(self, url: bytes) -> None:
+        self.url += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if name.lower() == b"authorization":
+            self.authorization = value.decode("latin-1")
+
+    def on_body(self, body: bytes) -> None:
+        self.body.append(body)
+
+    def on_message_complete(self) -> None:
+        method = self.parser.get_method().decode("ascii")
+        path = httptools.parse_url(self.url).path.decode("utf-8", "replace")
+        status, payload = self.api.handle(method, path, self.authorization, b"".join(self.body))
+        self._write(status, payload, self.parser.should_keep_alive())
+
+    def _write(self, status: int, payload: Any, keep_alive: bool) -> None:
+        assert self.transport is not None
+        # JSON as Starlette's JSONResponse renders it.
+        body = json.dumps(payload, ensure_ascii=False, allow_nan=False, indent=None,
+                          separators=(",", ":")).encode("utf-8")
+        self.transport.write(
+            b"HTTP/1.1 %d %s\r\ncontent-length: %d\r\ncontent-type: application/json\r\n%s\r\n"
+            % (status, _REASONS.get(status, b"OK"), len(body),
+               b"" if keep_alive else b"connection: close\r\n") + body)
+        if not keep_alive:
+            self.transport.close()
+        else:
+            self.idle = asyncio.get_running_loop().call_later(_KEEP_ALIVE_S,
+                                                              self.transport.close)
+
+
+@contextlib.asynccontextmanager
+async def serving_raw(api: FakeLineApi, port: int) -> AsyncIterator[str]:
+    """Serve ``api`` on 127.0.0.1:``port`` on the running loop without uvicorn; yields its
+    URL."""
+    connections: set[_RawLineProtocol] = set()
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(lambda: _RawLineProtocol(api, connections),
+                                      "127.0.0.1", port)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.close()
+        for conn in list(connections):
+            if conn.transport is not None:
+                conn.transport.close()
+        await server.wait_closed()

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import json
 import os
 import shutil
@@ -60,7 +61,8 @@ from adapters.line.signature import sign
 from adapters.rasa_client import shard
 from adapters.stack import free_port
 from bench.chat_latency import process_name, process_tree, start_stack, stop_stack, wait_rasa
-from bench.load.fake_line import FakeLineApi, serving
+from bench.load.client import RawClient
+from bench.load.fake_line import FakeLineApi, serving, serving_raw
 from bench.load.messages import Query, Resident, residents
 
 RASA_CHANNEL = "/webhooks/madoguchi/webhook"
@@ -120,8 +122,8 @@ def percentile(sorted_ms: list[float], q: float) -> float:
 class Targets:
     """How to send one message through each path."""
 
-    def __init__(self, http: httpx.AsyncClient, gateway: str, rasa: str | list[str],
-                 fake: FakeLineApi, secret: str, timeout_s: float) -> None:
+    def __init__(self, http: httpx.AsyncClient | RawClient, gateway: str,
+                 rasa: str | list[str], fake: FakeLineApi, secret: str, timeout_s: float) -> None:
         self.http = http
         self.gateway = gateway.rstrip("/")
         # Every Rasa process, in the gateway's hash order: bare Rasa messages go to the one
@@ -401,12 +403,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="the started gateway's HTTP parser (gateway.http; default auto)")
     p.add_argument("--loop", choices=("auto", "asyncio", "uvloop"), default=None,
                    help="the started gateway's event loop (gateway.loop; default auto)")
-    p.add_argument("--harness-client", choices=("lean", "plain"), default="lean",
-                   help="the harness's own HTTP client: the gateway's pool with linear "
-                        "bookkeeping (adapters/http_pool.py; same requests) or httpx's as it "
-                        "is (for A/B runs of the harness's CPU)")
+    p.add_argument("--harness-client", choices=("raw", "lean", "plain"), default="raw",
+                   help="the harness's own HTTP client, all sending the same requests: httpx's "
+                        "bytes on an asyncio protocol (bench/load/client.py), the gateway's "
+                        "httpx pool (adapters/http_pool.py) or httpx as it is (for A/B runs of "
+                        "the harness's CPU)")
+    p.add_argument("--harness-line-server", choices=("raw", "uvicorn"), default="raw",
+                   help="the server of the harness's fake LINE API, both with the same "
+                        "handlers and checks: an asyncio protocol with httptools' parser, or "
+                        "uvicorn and Starlette (for A/B runs of the harness's CPU)")
     p.add_argument("--harness-loop", choices=("uvloop", "asyncio"), default="uvloop",
                    help="the harness's event loop (for A/B runs of the harness's CPU)")
+    p.add_argument("--harness-profile", metavar="PATH", default="",
+                   help="write a CPU-time cProfile (time.thread_time) of the harness's own "
+                        "process over the measured phases (warm-up excluded) to PATH")
     p.add_argument("--url", help="a running gateway (default: start the stack here)")
     p.add_argument("--rasa-url", help="its Rasa server (default: from the gateway's /api/health)")
     p.add_argument("--line-secret", default="",
@@ -512,13 +522,26 @@ async def measure(args: argparse.Namespace, url: str, rasa_url: str | list[str],
     # them under a request (a ReadError that would be the harness's, not the stack's).
     limits = httpx.Limits(max_connections=pool, max_keepalive_connections=pool,
                           keepalive_expiry=4.0)
-    # The harness is the load generator, not the product: the gateway's own client (the same
-    # requests; its pool's bookkeeping linear instead of httpcore's pass over every pooled
-    # connection, which was ~30 % of the harness's CPU in a profile at 50 msg/s) keeps it cheap.
-    client = (http_client(limits, lean=True, epoll=True, reserve=True, acyclic=True)
-              if getattr(args, "harness_client", "lean") == "lean"
-              else httpx.AsyncClient(limits=limits))
-    async with serving(fake.app(), line_port), client as http:
+    # The harness is the load generator, not the product, and its CPU is taken from the
+    # stack's two cores: "raw" sends httpx's bytes without httpx (bench/load/client.py; the
+    # client was ~85 % of the harness's CPU in a profile at 50 msg/s with "lean"); "lean" is
+    # the gateway's own httpx client (adapters/http_pool.py), "plain" httpx as it is.
+    how = getattr(args, "harness_client", "raw")
+    client: Any
+    if how == "raw":
+        client = RawClient(pool, keepalive_expiry=4.0)
+    elif how == "lean":
+        client = http_client(limits, lean=True, epoll=True, reserve=True, acyclic=True)
+    else:
+        client = httpx.AsyncClient(limits=limits)
+    # The fake LINE API on this loop: the same handlers behind httptools on a bare asyncio
+    # protocol ("raw") or behind uvicorn and Starlette (bench/load/fake_line.py).
+    server = getattr(args, "harness_line_server", "raw")
+    line_server = (serving_raw(fake, line_port) if server == "raw"
+                   else serving(fake.app(), line_port))
+    print(f"harness: client {how}, fake LINE API server {server}, loop "
+          f"{getattr(args, 'harness_loop', 'uvloop')}", flush=True)
+    async with line_server, client as http:
         targets = Targets(http, url, rasa_url, fake, secret, args.timeout)
         return await phases(args, targets, fake, pids, line_share)
 
@@ -564,6 +587,7 @@ async def phases(args: argparse.Namespace, targets: Targets, fake: FakeLineApi, 
     await run_phase("warm-up", targets.bare, warm, 4, 60, pids)
     bare_volume = min(args.bare_messages, args.messages)
     budget = Budget(args.duration_max, [2 * args.sustained_messages, args.messages, bare_volume])
+    profile = _profiler(getattr(args, "harness_profile", ""))
     # "errors": end-to-end messages not answered (the exit status); bare Rasa's apart.
     figures: dict[str, float] = {"errors": 0, "bare_errors": 0}
 
@@ -608,11 +632,25 @@ async def phases(args: argparse.Namespace, targets: Targets, fake: FakeLineApi, 
         figures |= {"volume_msg_s": e2e.throughput, "volume_sent": len(e2e.outcomes),
                     "errors": figures["errors"] + e2e.errors,
                     "bare_errors": figures["bare_errors"] + (bare.errors if bare else 0)}
+    if profile is not None:
+        profile.disable()
+        profile.dump_stats(args.harness_profile)
+        print(f"harness profile (CPU time, measured phases): {args.harness_profile}")
     if fake.problems:
         print(f"fake LINE API saw {len(fake.problems)} problem(s), e.g. {fake.problems[:3]}")
     print(f"fake LINE API calls: {dict(sorted(fake.counts.items()))}")
     figures["line_problems"] = len(fake.problems)
     return figures
+
+
+def _profiler(path: str) -> cProfile.Profile | None:
+    """A running CPU-time profiler of this thread when ``path`` is set (the harness is one
+    thread: its event loop, the HTTP client and the fake LINE API all run on it)."""
+    if not path:
+        return None
+    profile = cProfile.Profile(time.thread_time)
+    profile.enable()
+    return profile
 
 
 async def paced_phases(args: argparse.Namespace, targets: Targets, warm: Resident,
