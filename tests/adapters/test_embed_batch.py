@@ -225,3 +225,56 @@ def test_embed_query_from_the_event_loop(retriever) -> None:  # type: ignore[no-
         assert batcher.texts == 1 and cache.misses == 2
     finally:
         batcher.close()
+
+
+@pytest.mark.parametrize("legacy", [False, True])
+def test_event_loop_callers_share_a_batch_and_its_hand_over(retriever, monkeypatch, legacy) -> None:  # type: ignore[no-untyped-def]
+    """Callers on one event loop (the gateway's chat path) get asyncio futures answered
+    with one call_soon_threadsafe per batch (or, with the A/B switch, the previous
+    concurrent futures): the same vectors bit for bit, one batch, a cancelled caller left
+    out without harm to the others."""
+    import asyncio
+
+    import adapters.embed_batch as embed_batch
+    from adapters.embed_batch import embed_query
+
+    monkeypatch.setattr(embed_batch, "LEGACY_FUTURES", legacy)
+    base = _base(retriever)
+    single = {t: base.embed_queries([t]) for t in TEXTS}
+    gated = Gated(base)
+    batcher = QueryBatcher(gated, max_batch=16)
+    wakeups = []
+
+    async def scenario() -> list[np.ndarray]:
+        loop = asyncio.get_running_loop()
+        original = loop.call_soon_threadsafe
+
+        def counting(*args, **kwargs):  # type: ignore[no-untyped-def]
+            wakeups.append(args[0])
+            return original(*args, **kwargs)
+
+        loop.call_soon_threadsafe = counting  # type: ignore[method-assign]
+        first = asyncio.ensure_future(embed_query(batcher, "first"))
+        while not gated.entered.is_set():
+            await asyncio.sleep(0.001)
+        tasks = [asyncio.ensure_future(embed_query(batcher, t)) for t in TEXTS]
+        gone = asyncio.ensure_future(embed_query(batcher, "cancelled"))
+        while len(batcher._queue) < len(TEXTS) + 1:
+            await asyncio.sleep(0.001)
+        gone.cancel()
+        gated.gate.set()
+        await first
+        return await asyncio.gather(*tasks)
+
+    try:
+        rows = asyncio.run(scenario())
+        for t, row in zip(TEXTS, rows, strict=True):
+            assert row.shape == (1, 384) and row.dtype == np.float32
+            np.testing.assert_array_equal(row, single[t])
+        assert gated.calls[0] == ["first"] and gated.calls[1][: len(TEXTS)] == TEXTS
+        assert batcher.batches == 2
+        if not legacy:
+            assert len(wakeups) == 2  # one loop wake-up per batch, not per caller
+    finally:
+        gated.gate.set()
+        batcher.close()
