@@ -86,3 +86,61 @@ def test_gateway_session_switch_makes_a_session_per_call_again(settings) -> None
     got = run_in_rasa_env(settings, script,
                           env={"MADOGUCHI_RASA_SPEEDUPS_SKIP": "past_states, gateway_session"})
     assert got == {"keep": False}
+
+
+# bot/kept_sessions.py serves both processes (D1): the Rasa server's session to the action
+# server and the action server's session to the gateway come from the one module, each kept
+# under its own key, and both are closed at exit without the loop (no "Unclosed" warning).
+_SHARED = """
+import asyncio, gc, json, warnings
+from aiohttp import web
+from rasa.utils.endpoints import EndpointConfig
+import kept_sessions, rasa_speedups
+import actions.gateway as gateway
+
+async def answer(request):
+    return web.json_response({"events": [], "path": request.path})
+
+async def main():
+    app = web.Application()
+    app.router.add_post("/webhook", answer)
+    app.router.add_post("/api/faq/answer", answer)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+    rasa_speedups.install()
+    gateway.GATEWAY_URL = url
+    endpoint = EndpointConfig(f"{url}/webhook")
+    out = []
+    for _ in range(2):
+        out.append(await endpoint.request(json={"next_action": "a"}, method="post"))
+        out.append(await gateway.post("/api/faq/answer", {"query": "q"}))
+    sessions = list(kept_sessions._sessions.values())
+    await runner.cleanup()
+    return out, sessions
+
+out, sessions = asyncio.run(main())
+count = len({id(s) for s in sessions})
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    kept_sessions.drop_sessions()
+    del sessions
+    gc.collect()
+print(json.dumps({
+    "same_code": [rasa_speedups.kept_session is kept_sessions.kept_session,
+                  gateway.kept_session is kept_sessions.kept_session,
+                  rasa_speedups.skipped is kept_sessions.skipped],
+    "results": out, "sessions": count, "kept": len(kept_sessions._sessions),
+    "warnings": [str(w.message) for w in caught]}))
+"""
+
+
+def test_rasa_and_action_server_sessions_come_from_one_module(settings) -> None:  # type: ignore[no-untyped-def]
+    got = run_in_rasa_env(settings, _SHARED, env={"MADOGUCHI_RASA_SPEEDUPS_SKIP": ""})
+    assert got["same_code"] == [True, True, True]
+    assert got["results"] == [{"events": [], "path": "/webhook"},
+                              {"events": [], "path": "/api/faq/answer"}] * 2
+    assert got["sessions"] == 2  # one per caller, each reused for its second call
+    assert got["kept"] == 0 and got["warnings"] == []
