@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
 from adapters import dialogue_api
-from adapters.render import answer_messages
+from adapters.render import answer_messages, plain_dict
 from retrieval import QueryError
 
 router = APIRouter(prefix="/api")
@@ -128,7 +128,7 @@ async def faq_answer(body: AnswerRequest, request: Request) -> dict[str, Any]:
     """The retrieval answer and its REST-shaped messages (the Rasa action server calls this)."""
     _check_message(request, body.query)
     answer = await run_in_threadpool(request.app.state.retriever.answer, body.query, body.lang)
-    return {"answer": asdict(answer), "messages": answer_messages(answer)}
+    return {"answer": plain_dict(answer), "messages": answer_messages(answer)}
 
 
 class ContactRequest(BaseModel):
