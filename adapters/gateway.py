@@ -28,6 +28,7 @@ from adapters import api, clerk, retention, security, widget
 from adapters.chat import ChatService
 from adapters.embed_batch import install_query_batcher, remove_query_batcher
 from adapters.embed_cache import install_query_cache
+from adapters.http_lean import LeanHttp
 from adapters.http_pool import http_client
 from adapters.line import LineBodyLimit, LineChannel
 from adapters.line import router as line_router
@@ -73,10 +74,12 @@ def create_app(settings: Settings | None = None, retriever: Retriever | None = N
                 )
             cache = install_query_cache(app.state.retriever, settings.gateway.query_cache_size)
             batcher = install_query_batcher(app.state.retriever, settings.gateway.query_batch_max)
-            app.state.rasa = RasaClient(settings.rasa, http)
+            # Rasa's channel, the probes and the LINE API: adapters/http_lean.py.
+            calls = LeanHttp(http, HTTP_LIMITS) if settings.gateway.lean_http_client else http
+            app.state.rasa = RasaClient(settings.rasa, calls)
             app.state.chat = ChatService(app.state.rasa, app.state.retriever,
                                          share_vector=settings.gateway.share_query_vector)
-            app.state.line = LineChannel(settings, http, app.state.chat, app.state.retriever)
+            app.state.line = LineChannel(settings, calls, app.state.chat, app.state.retriever)
             close_clerk = clerk.open_clerk(app, settings)
             await app.state.rasa.probe()
             probe = asyncio.create_task(app.state.rasa.probe_forever())
@@ -104,6 +107,8 @@ def create_app(settings: Settings | None = None, retriever: Retriever | None = N
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
+                if isinstance(calls, LeanHttp):
+                    await calls.aclose()
 
     app = FastAPI(
         title="madoguchi gateway",

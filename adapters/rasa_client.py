@@ -25,6 +25,7 @@ from typing import Any
 
 import httpx
 
+from adapters.http_lean import LeanHttp
 from adapters.settings import RasaSettings
 
 log = logging.getLogger(__name__)
@@ -121,7 +122,7 @@ class RasaServers:
 class RasaClient:
     """Sends messages to Rasa's REST channel and probes Rasa and the action server."""
 
-    def __init__(self, settings: RasaSettings, http: httpx.AsyncClient) -> None:
+    def __init__(self, settings: RasaSettings, http: httpx.AsyncClient | LeanHttp) -> None:
         self.settings = settings
         self.http = http
         self.rasa = RasaServers(settings.server_urls())

@@ -82,6 +82,10 @@ class LineSettings(BaseModel):
     # gives the same JSON as their to_dict() (adapters/line/client.py, model_dict); False
     # for A/B runs.
     lean_request_bodies: bool = True
+    # A Rasa turn's LINE messages (texts, FAQ bubble, quick replies) built as the SDK's
+    # models without pydantic's validation of values made by the builders themselves: same
+    # models, same bodies (adapters/line/messages.py, _make); False for A/B runs.
+    lean_message_models: bool = True
     # Push retries on 5xx and timeouts, same X-Line-Retry-Key each time; the wait doubles
     # from backoff_s up to backoff_max_s. After max_attempts the event goes to the failure log.
     max_attempts: int = 4
@@ -180,6 +184,11 @@ class GatewaySettings(BaseModel):
     # which points back at it: responses are then freed at once instead of by the garbage
     # collector (adapters/http_pool.py); False for A/B runs.
     acyclic_http_responses: bool = True
+    # The gateway's own calls to Rasa's channel and to the LINE API (and the probes) on a
+    # lean HTTP/1.1 keep-alive client: the same requests on the wire, limits, timeouts and
+    # httpx's exception types, without httpx's layers (adapters/http_lean.py); anything it
+    # does not handle still goes to httpx. False for A/B runs.
+    lean_http_client: bool = True
     # Once the lifespan has loaded everything (models, KB, FAISS wrappers, the app itself),
     # that start-up heap is collected once and moved out of the garbage collector's reach
     # (gc.freeze(); undone at shutdown): every full collection under load then walks the

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 
 from adapters.chat import ChatService
+from adapters.http_lean import LeanHttp
 from adapters.line.client import LineClient
 from adapters.line.dedupe import SeenEvents
 from adapters.line.handlers import LineBot
@@ -31,7 +32,7 @@ class LineChannel:
     def __init__(
         self,
         settings: Settings,
-        http: httpx.AsyncClient,
+        http: httpx.AsyncClient | LeanHttp,
         chat: ChatService,
         retriever: Retriever,
         facilities_path: Path | None = None,

@@ -6,9 +6,11 @@ Why httpx and not line-bot-sdk's ApiClient: the SDK's generated clients are urll
 ThreadPool, each with its own retry and timeout behaviour and exception types. The gateway
 already runs one ``httpx.AsyncClient``; with it we control exactly what this channel needs —
 a timeout per call, retries only on 5xx/429/timeouts, the *same* ``X-Line-Retry-Key`` on
-every attempt of a push, and one exception hierarchy to decide on. The SDK is still used
-for what it is good at: its pydantic models build every request body (``to_dict()`` gives
-LINE's camelCase JSON), and the tests validate those bodies against the official OpenAPI.
+every attempt of a push, and one exception hierarchy to decide on. (In the gateway the calls
+go through ``adapters/http_lean.py``: httpx's requests and exceptions on a leaner client.)
+The SDK is still used for what it is good at: its pydantic models build every request body
+(``to_dict()`` gives LINE's camelCase JSON), and the tests validate those bodies against the
+official OpenAPI.
 
 Reply tokens cannot be retried (there is no retry key for replies), so a failed reply is
 not repeated here: the caller falls back to a push, which is.
@@ -21,7 +23,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from linebot.v3 import messaging
@@ -35,9 +37,12 @@ from linebot.v3.messaging import (
 from pydantic.v1 import BaseModel as PydanticV1Model
 
 from adapters.errors import AdapterError
+from adapters.http_lean import LeanHttp
+from adapters.line.messages import make_model
 from adapters.settings import LineSettings
 
 log = logging.getLogger(__name__)
+_R = TypeVar("_R")
 
 # Namespace for retry keys derived from webhook event ids (uuid5): the same event always
 # pushes with the same key, so even a second processing of it could not double-send.
@@ -171,7 +176,7 @@ class LineClient:
     def __init__(
         self,
         settings: LineSettings,
-        http: httpx.AsyncClient,
+        http: httpx.AsyncClient | LeanHttp,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.settings = settings
@@ -184,11 +189,26 @@ class LineClient:
         self._push_url = httpx.URL(f"{self.api}/v2/bot/message/push")
         self._loading_url = httpx.URL(f"{self.api}/v2/bot/chat/loading/start")
         self._lean = settings.lean_request_bodies
+        self._lean_models = settings.lean_message_models
+
+    def _model(self, cls: type[_R], **fields: Any) -> _R:
+        """The request model; with ``line.lean_message_models`` built without pydantic's
+        validation (``messages.make_model``: same model, same body) when its values are ones
+        validation takes as they are — strings and numbers, and 1 to 5 SDK messages (which
+        validation would only copy) —, validated otherwise (and refused as before)."""
+        if self._lean_models:
+            messages = fields.get("messages")
+            if ((messages is None or (1 <= len(messages) <= 5
+                                      and all(isinstance(m, Message) for m in messages)))
+                    and all(type(v) in (str, int) for k, v in fields.items() if k != "messages")):
+                return make_model(cls, True, **fields)
+        return cls(**fields)
 
     async def reply(self, reply_token: str, messages: Sequence[Message]) -> None:
         """Answer with a reply token (at most 5 messages; not retried)."""
         body = message_request_body(
-            ReplyMessageRequest(reply_token=reply_token, messages=list(messages)), self._lean)
+            self._model(ReplyMessageRequest, reply_token=reply_token, messages=list(messages)),
+            self._lean)
         await self._call("POST", self._reply_url, "reply", json=body)
 
     async def push(self, to: str, messages: Sequence[Message], retry_key: str | None = None) -> str:
@@ -202,8 +222,8 @@ class LineClient:
             LineDeliveryError: still failing after ``max_attempts``.
         """
         key = retry_key or str(uuid.uuid4())
-        body = message_request_body(PushMessageRequest(to=to, messages=list(messages)),
-                                    self._lean)
+        body = message_request_body(
+            self._model(PushMessageRequest, to=to, messages=list(messages)), self._lean)
         url = self._push_url
         attempts = max(1, self.settings.max_attempts)
         last: LineError | None = None
@@ -237,7 +257,8 @@ class LineClient:
     async def start_loading(self, chat_id: str, seconds: int) -> bool:
         """Show the loading animation in a 1:1 chat. Failure only costs the animation."""
         seconds = min(60, max(5, 5 * round(seconds / 5)))
-        request = ShowLoadingAnimationRequest(chat_id=chat_id, loading_seconds=seconds)
+        request = self._model(ShowLoadingAnimationRequest, chat_id=chat_id,
+                              loading_seconds=seconds)
         body = model_dict(request) if self._lean else request.to_dict()
         try:
             await self._call("POST", self._loading_url, "loading", json=body)

@@ -244,7 +244,7 @@ class LineBot:
         finally:
             if loading is not None:
                 await loading
-        return build.from_chat_reply(reply)
+        return build.from_chat_reply(reply, lean=self.settings.lean_message_models)
 
     async def _nearby(self, event: MessageEvent, lat: float, lon: float) -> list[Message]:
         lang = await self._lang(event) or DEFAULT_LANG

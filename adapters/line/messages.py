@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 from linebot.v3.messaging import (
@@ -40,6 +40,64 @@ from linebot.v3.messaging import (
 
 from adapters.chat import ChatReply
 from retrieval import KnowledgeBase, NearbyFacility
+
+_M = TypeVar("_M")
+
+
+def make_model(cls: type[_M], lean: bool, **fields: Any) -> _M:
+    """``cls(**fields)``; with ``lean``, the same model without pydantic's validation.
+
+    The SDK's models are pydantic v1: validating one walks every field (strict types, enum
+    checks, nested models copied), and an FAQ answer's text, Flex bubble and quick replies
+    are ~20 models: ~0.3 ms CPU a reply, checking values made right here (strings, the enum
+    constants below). Lean, the model gets what validation would have given it: every
+    field in the class's order, the given values and the defaults of the others (as
+    pydantic's ``construct``, without its per-field default lookup: the class's defaults
+    are read once), and the given names as its set fields. The model, its ``to_dict()``
+    and the request body are the same (``tests/adapters/line/test_line_messages.py``
+    compares both on every builder's output). A class whose defaults are not plain values,
+    or a call naming something that is not a field, goes through ``cls.construct``; a
+    required field missing is left to validation (which raises, as before).
+    """
+    if not lean:
+        return cls(**fields)
+    plan = _PLANS.get(cls)
+    if plan is None:
+        plan = _PLANS[cls] = _plan(cls)
+    template, required = plan
+    if template is None or not fields.keys() <= template.keys():
+        return cls.construct(**fields)  # type: ignore[attr-defined]
+    if not required <= fields.keys():
+        return cls(**fields)
+    values = template.copy()
+    values.update(fields)
+    model = cls.__new__(cls)
+    object.__setattr__(model, "__dict__", values)
+    object.__setattr__(model, "__fields_set__", set(fields))
+    return model
+
+
+_PLANS: dict[type, tuple[dict[str, Any] | None, frozenset[str]]] = {}
+
+
+def _plan(cls: type) -> tuple[dict[str, Any] | None, frozenset[str]]:
+    """Every field of ``cls`` in order with its default (None for a required one), and the
+    required names; no template when a default is not an immutable plain value (pydantic
+    copies those for each model) or the class has private attributes or a custom root."""
+    template: dict[str, Any] = {}
+    required = set()
+    for name, field in cls.__fields__.items():  # type: ignore[attr-defined]
+        if field.required:
+            template[name] = None
+            required.add(name)
+        elif field.default_factory is None and (
+                field.default is None or type(field.default) in (str, int, float, bool)):
+            template[name] = field.default
+        else:
+            return None, frozenset()
+    if getattr(cls, "__private_attributes__", None) or getattr(cls, "__custom_root_type__", False):
+        return None, frozenset()
+    return template, frozenset(required)
 
 MAX_MESSAGES = 5
 MAX_QUICK_REPLIES = 13
@@ -206,8 +264,10 @@ class Choice:
     data: str | None = None
 
 
-def quick_reply(choices: Iterable[Choice], location_label: str | None = None) -> QuickReply | None:
-    """At most 13 quick reply items (duplicates dropped), optionally with a location button."""
+def quick_reply(choices: Iterable[Choice], location_label: str | None = None,
+                lean: bool = False) -> QuickReply | None:
+    """At most 13 quick reply items (duplicates dropped), optionally with a location button
+    (``lean``: models built without validation, see ``make_model``)."""
     items: list[QuickReplyItem] = []
     seen: set[str] = set()
     limit = MAX_QUICK_REPLIES - (1 if location_label else 0)
@@ -217,21 +277,24 @@ def quick_reply(choices: Iterable[Choice], location_label: str | None = None) ->
             continue
         seen.add(label)
         if choice.data is not None:
-            action: Any = PostbackAction(
+            action: Any = make_model(
+                PostbackAction, lean,
                 label=label,
                 data=choice.data[:MAX_ACTION_TEXT],
                 display_text=clip(choice.label, MAX_ACTION_TEXT),
             )
         else:
-            action = MessageAction(
+            action = make_model(
+                MessageAction, lean,
                 label=label, text=clip(choice.text or choice.label, MAX_ACTION_TEXT)
             )
-        items.append(QuickReplyItem(action=action))
+        items.append(make_model(QuickReplyItem, lean, action=action))
         if len(items) == limit:
             break
     if location_label:
-        items.append(QuickReplyItem(action=LocationAction(label=clip(location_label, MAX_LABEL))))
-    return QuickReply(items=items) if items else None
+        location = make_model(LocationAction, lean, label=clip(location_label, MAX_LABEL))
+        items.append(make_model(QuickReplyItem, lean, action=location))
+    return make_model(QuickReply, lean, items=items) if items else None
 
 
 def choice_from_button(button: dict[str, Any]) -> Choice | None:
@@ -245,8 +308,10 @@ def choice_from_button(button: dict[str, Any]) -> Choice | None:
     return Choice(label=title, text=payload)
 
 
-def from_chat_reply(reply: ChatReply, lang: str | None = None) -> list[Message]:
-    """The LINE messages for one bot turn: texts, a contact bubble, quick replies; at most 5."""
+def from_chat_reply(reply: ChatReply, lang: str | None = None,
+                    lean: bool = False) -> list[Message]:
+    """The LINE messages for one bot turn: texts, a contact bubble, quick replies; at most 5
+    (``lean``: the same models built without pydantic's validation, see ``make_model``)."""
     lang = lang or reply.lang
     messages = reply.messages
     texts: list[str] = []
@@ -256,7 +321,7 @@ def from_chat_reply(reply: ChatReply, lang: str | None = None) -> list[Message]:
         custom = message.get("custom")
         if isinstance(custom, dict):
             if custom.get("type") == "faq_answer":
-                bubble = contact_bubble(custom, lang)
+                bubble = contact_bubble(custom, lang, lean)
                 if bubble is not None:
                     extras.append(bubble)
             continue
@@ -273,8 +338,10 @@ def from_chat_reply(reply: ChatReply, lang: str | None = None) -> list[Message]:
     if not texts and not extras:
         texts.append(text_for("sorry", lang))
     return finish(
-        [TextMessage(text=t) for t in _fit_texts(texts, MAX_MESSAGES - len(extras))] + extras,
-        quick_reply(choices),
+        [make_model(TextMessage, lean, text=t) for t in _fit_texts(texts, MAX_MESSAGES - len(extras))]
+        + extras,
+        quick_reply(choices, lean=lean),
+        lean,
     )
 
 
@@ -300,15 +367,21 @@ def _fit_texts(texts: list[str], budget: int) -> list[str]:
     return texts
 
 
-def finish(messages: Sequence[Message], quick: QuickReply | None = None) -> list[Message]:
-    """At most 5 messages, the quick replies on the last one."""
+def finish(messages: Sequence[Message], quick: QuickReply | None = None,
+           lean: bool = False) -> list[Message]:
+    """At most 5 messages, the quick replies on the last one (``lean``: set without the
+    assignment's validation, which would store a shallow copy of the same ``quick``)."""
     out = list(messages)[:MAX_MESSAGES]
     if quick is not None and out:
-        out[-1].quick_reply = quick
+        if lean:
+            out[-1].__dict__["quick_reply"] = quick
+            out[-1].__fields_set__.add("quick_reply")
+        else:
+            out[-1].quick_reply = quick
     return out
 
 
-def contact_bubble(custom: dict[str, Any], lang: str) -> FlexMessage | None:
+def contact_bubble(custom: dict[str, Any], lang: str, lean: bool = False) -> FlexMessage | None:
     """A Flex bubble with the department, its hours, the source page and a call button."""
     contact = custom.get("contact") if isinstance(custom.get("contact"), dict) else {}
     department = str(contact.get("department") or "").strip()
@@ -317,31 +390,34 @@ def contact_bubble(custom: dict[str, Any], lang: str) -> FlexMessage | None:
     source = custom.get("source_url") if custom.get("kind") == "answer" else None
     buttons: list[Any] = []
     if isinstance(source, str) and _is_web_uri(source):
-        buttons.append(_uri_button(text_for("details", lang), source, "primary"))
+        buttons.append(_uri_button(text_for("details", lang), source, "primary", lean))
     tel = tel_uri(phone)
     if tel:
-        buttons.append(_uri_button(f"{text_for('call', lang)} {phone}", tel, "secondary"))
+        buttons.append(_uri_button(f"{text_for('call', lang)} {phone}", tel, "secondary", lean))
     if not buttons:
         return None
-    body: list[Any] = [FlexText(text=department or phone, weight="bold", size="md", wrap=True)]
+    body: list[Any] = [make_model(FlexText, lean, text=department or phone, weight="bold",
+                             size="md", wrap=True)]
     if phone:
-        body.append(FlexText(text=f"☎ {phone}", size="sm", color="#555555", wrap=True))
+        body.append(make_model(FlexText, lean, text=f"☎ {phone}", size="sm", color="#555555",
+                          wrap=True))
     if hours:
-        body.append(FlexText(text=hours, size="xs", color="#888888", wrap=True))
-    bubble = FlexBubble(
-        body=FlexBox(layout="vertical", spacing="sm", contents=body),
-        footer=FlexBox(layout="vertical", spacing="sm", contents=buttons),
+        body.append(make_model(FlexText, lean, text=hours, size="xs", color="#888888", wrap=True))
+    bubble = make_model(
+        FlexBubble, lean,
+        body=make_model(FlexBox, lean, layout="vertical", spacing="sm", contents=body),
+        footer=make_model(FlexBox, lean, layout="vertical", spacing="sm", contents=buttons),
     )
     alt = " ".join(p for p in (department, phone, source if isinstance(source, str) else "") if p)
-    return FlexMessage(
+    return make_model(
+        FlexMessage, lean,
         alt_text=clip(alt or text_for("details", lang), MAX_ALT_TEXT), contents=bubble
     )
 
 
-def _uri_button(label: str, uri: str, style: str) -> FlexButton:
-    return FlexButton(
-        action=URIAction(label=clip(label, MAX_LABEL), uri=uri), style=style, height="sm"
-    )
+def _uri_button(label: str, uri: str, style: str, lean: bool = False) -> FlexButton:
+    action = make_model(URIAction, lean, label=clip(label, MAX_LABEL), uri=uri)
+    return make_model(FlexButton, lean, action=action, style=style, height="sm")
 
 
 def _is_web_uri(uri: str) -> bool:

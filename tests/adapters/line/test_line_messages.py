@@ -96,3 +96,78 @@ def test_greeting_and_nearby_and_echo_validate() -> None:
 def test_format_distance() -> None:
     assert build.format_distance(12) == "10 m"
     assert build.format_distance(1234) == "1.2 km"
+
+
+def _replies() -> list[ChatReply]:
+    """Rasa turns of every shape ``from_chat_reply`` meets."""
+    from adapters.language_guard import unsupported_messages
+
+    faq = _faq()
+    bare = {"type": "faq_answer", "kind": "answer", "answer": "a", "contact": {}}
+    no_link = {**faq.messages[1]["custom"], "source_url": "javascript:alert(1)",
+               "note": "注意", "contact": {"department": "税務課", "phone": "", "hours": ""}}
+    buttons = [{"title": "人と話す", "payload": "/ask_human"}, {"title": "x" * 40, "payload": ""},
+               {"title": "", "payload": "no title"}, {"title": "人と話す", "payload": "/dup"}]
+    many = [{"title": f"q{i}", "payload": f"q{i}"} for i in range(20)]
+    return [
+        faq, _faq(kind="low_confidence", suggestions=0), _faq(suggestions=15),
+        ChatReply([{"text": "回答", "buttons": buttons}, {"custom": no_link}], "en", False),
+        ChatReply([{"text": "t"}, {"custom": bare}], "ko", False),
+        ChatReply([{"text": "どれ？", "buttons": many}], "ja", False),
+        ChatReply([{"text": f"文{i}" * 900} for i in range(8)], "ja", False),
+        ChatReply([{"image": "https://example.jp/i.png"}, {"text": "  "}], "en", False),
+        ChatReply([], "vi", True),
+        ChatReply(unsupported_messages("de"), "en", False),
+    ]
+
+
+def _same_model(a: object, b: object) -> None:
+    """Same class, same fields in the same order with the same values, same set fields,
+    all the way down."""
+    assert type(a) is type(b)
+    if hasattr(a, "__fields__"):
+        assert list(a.__dict__) == list(b.__dict__)
+        assert a.__fields_set__ == b.__fields_set__
+        for name in a.__dict__:
+            _same_model(a.__dict__[name], b.__dict__[name])
+    elif isinstance(a, list):
+        assert len(a) == len(b)
+        for x, y in zip(a, b):
+            _same_model(x, y)
+    else:
+        assert a == b
+
+
+def test_lean_models_are_the_validated_ones() -> None:
+    import json
+
+    from linebot.v3.messaging import ReplyMessageRequest
+
+    from adapters.line.client import message_request_body
+
+    kinds = set()
+    for reply in _replies():
+        validated = build.from_chat_reply(reply)
+        lean = build.from_chat_reply(reply, lean=True)
+        _same_model(validated, lean)
+        assert [m.to_dict() for m in lean] == _valid(validated)
+        _valid(lean)
+        for fast in (False, True):
+            bodies = [json.dumps(message_request_body(
+                ReplyMessageRequest(reply_token="t", messages=m), fast), ensure_ascii=False)
+                for m in (validated, lean)]
+            assert bodies[0] == bodies[1]
+        kinds |= {type(m).__name__ for m in lean}
+        kinds |= {type(i.action).__name__ for m in lean if m.quick_reply
+                  for i in m.quick_reply.items}
+    assert {"TextMessage", "FlexMessage", "MessageAction", "PostbackAction"} <= kinds
+
+
+def test_lean_models_still_refuse_a_missing_required_field() -> None:
+    import pytest
+    from linebot.v3.messaging import TextMessage
+    from pydantic.v1 import ValidationError
+
+    with pytest.raises(ValidationError):
+        build.make_model(TextMessage, True)
+    assert build.make_model(TextMessage, True, text="a").to_dict() == TextMessage(text="a").to_dict()

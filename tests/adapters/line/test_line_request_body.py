@@ -91,3 +91,40 @@ def test_lean_bodies_are_the_sdks_own_json() -> None:
     sticker = StickerMessage(package_id="1", sticker_id="2")
     assert type(sticker) not in _PLAIN_MODELS
     assert model_dict(sticker) == sticker.to_dict()
+
+
+def test_lean_request_models_give_the_same_bodies() -> None:
+    """``LineClient._model`` with ``line.lean_message_models``: the same request models (and
+    so the same bodies, either conversion) as validated ones; refused input still refused."""
+    import pytest
+    from pydantic import SecretStr
+    from pydantic.v1 import ValidationError
+
+    from adapters.line.client import LineClient
+    from adapters.settings import LineSettings
+    from tests.adapters.line.test_line_messages import _same_model
+
+    def client(lean: bool) -> LineClient:
+        return LineClient(LineSettings(channel_access_token=SecretStr("t"),
+                                       lean_message_models=lean), http=None)  # type: ignore[arg-type]
+    validated, lean = client(False), client(True)
+    from linebot.v3.messaging import ShowLoadingAnimationRequest
+
+    for messages in _every_kind():
+        for cls, fields in ((ReplyMessageRequest, {"reply_token": "tok"}),
+                            (PushMessageRequest, {"to": "U" + "0" * 32})):
+            a = validated._model(cls, messages=list(messages), **fields)
+            b = lean._model(cls, messages=list(messages), **fields)
+            _same_model(a, b)
+            for fast in (False, True):
+                assert (json.dumps(message_request_body(a, fast), ensure_ascii=False)
+                        == json.dumps(message_request_body(b, fast), ensure_ascii=False))
+    a = validated._model(ShowLoadingAnimationRequest, chat_id="U1", loading_seconds=20)
+    b = lean._model(ShowLoadingAnimationRequest, chat_id="U1", loading_seconds=20)
+    _same_model(a, b)
+    assert a.to_dict() == b.to_dict()
+    for bad in ([], [TextMessage(text=str(i)) for i in range(6)], ["not a message"]):
+        with pytest.raises(ValidationError):
+            lean._model(ReplyMessageRequest, reply_token="tok", messages=bad)
+    with pytest.raises(ValidationError):
+        lean._model(ReplyMessageRequest, reply_token=None, messages=[TextMessage(text="a")])
