@@ -65,6 +65,7 @@ def test_generated_minutes_are_saved_and_exported_or_refused_with_a_4xx(
 ) -> None:
     job = known["job_id"]
     tally = Tally(f"PUT /api/clerk/minutes/{job} + exports (generated documents)")
+    saved = 0
 
     def save(case: tuple[dict[str, Any], int]) -> None:
         doc, pick = case
@@ -76,12 +77,24 @@ def test_generated_minutes_are_saved_and_exported_or_refused_with_a_4xx(
                        headers={**clerk_headers, "content-type": "application/json"})
         if r is None or r.status_code != 200:
             return
+        nonlocal saved
+        saved += 1
         version = r.json()["version"]
         fmt = FORMATS[pick % len(FORMATS)]
         tally.send(gateway, "GET", f"/api/clerk/minutes/{job}/export/{fmt}",
                    params={"version": version}, headers=clerk_headers)
 
-    generate(st.tuples(DOCS, st.integers(0, 5)), 200, save)
+    # How many of 200 generated documents are valid varies a lot from run to run (Hypothesis
+    # leans towards one kind of leaf or another: 11-46 saved in 13 runs), so more rounds are
+    # generated until enough documents have reached the exports.
+    for _ in range(_ROUNDS):
+        generate(st.tuples(DOCS, st.integers(0, 5)), 200, save)
+        if saved >= _SAVED_MIN:
+            break
     tally.check(minimum=200)
-    assert tally.statuses[200] > 20, tally.report()  # enough documents got through to exports
+    assert saved >= _SAVED_MIN, tally.report()  # enough documents got through to exports
+
+
+_ROUNDS = 4
+_SAVED_MIN = 15
 
