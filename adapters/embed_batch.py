@@ -92,23 +92,21 @@ class QueryBatcher:
         """Queue ``text``; the future gets its ``(1, dim)`` vector (or the batch's error).
         None once closed. An event loop awaits it without a thread of the pool."""
         future: Future[np.ndarray] = Future()
-        with self._cond:
-            if self._closed:
-                return None
-            self._queue.append((text, future))
-            self._cond.notify()
-        return future
+        return future if self._enqueue(text, future) else None
 
     def submit_async(self, text: str) -> asyncio.Future[np.ndarray] | None:
         """Queue ``text`` from a running event loop; the returned future of that loop gets its
         ``(1, dim)`` vector (or the batch's error). None once closed."""
         future: asyncio.Future[np.ndarray] = asyncio.get_running_loop().create_future()
+        return future if self._enqueue(text, future) else None
+
+    def _enqueue(self, text: str, future: Future[np.ndarray] | asyncio.Future[np.ndarray]) -> bool:
         with self._cond:
             if self._closed:
-                return None
+                return False
             self._queue.append((text, future))
             self._cond.notify()
-        return future
+        return True
 
     def close(self, timeout: float | None = 30.0) -> None:
         """Answer what is queued, then stop the worker (idempotent)."""
