@@ -20,8 +20,9 @@ cannot fire before the read timeout would). Failures raise httpx's exception typ
 the callers catch (``ConnectError`` for a refused connection — Rasa's "not delivered, try
 the next process" —, ``ConnectTimeout``, ``ReadTimeout``, ``PoolTimeout``,
 ``RemoteProtocolError`` for a connection closed under a request, ``HTTPStatusError`` from
-``raise_for_status``). Anything else — ``https``, another method, a raw ``content`` body or none for a POST,
-a header httpx would merge with its own — goes to the httpx client it wraps, unchanged.
+``raise_for_status``). Anything else — ``https``, another method, a raw ``content`` body
+(unless ``raw_bodies``) or none for a POST, a header httpx would merge with its own — goes
+to the httpx client it wraps, unchanged.
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ _CLIENT_HEAD = (b"Accept: */*\r\nAccept-Encoding: gzip, deflate\r\nConnection: k
 # Caller headers httpx would merge with its own or with the body's: those calls go to httpx.
 _MERGED = frozenset({"host", "accept", "accept-encoding", "connection", "user-agent",
                      "content-length", "content-type", "transfer-encoding", "cookie"})
+# With a raw ``content`` body httpx sets no Content-Type: the caller's goes as it is.
+_MERGED_RAW = _MERGED - {"content-type"}
 _DEFAULT_TIMEOUT = 5.0  # httpx's default, which the gateway's client keeps
 _USE_DEFAULT: Any = object()
 _URL_CACHE_MAX = 256
@@ -266,10 +269,15 @@ class LeanHttp:
             client for everything else in the gateway).
         limits: the pool's limits (``max_connections``, ``max_keepalive_connections``,
             ``keepalive_expiry``), as httpx reads them.
+        raw_bodies: also send POSTs of a ``content`` body with the caller's headers
+            (``Content-Type`` among them) itself, as httpx writes them; the load harness's
+            signed LINE webhooks (``bench/load/client.py``). The gateway sends none.
     """
 
-    def __init__(self, fallback: httpx.AsyncClient, limits: httpx.Limits) -> None:
+    def __init__(self, fallback: httpx.AsyncClient, limits: httpx.Limits,
+                 raw_bodies: bool = False) -> None:
         self.fallback = fallback
+        self.raw_bodies = raw_bodies
         self.max_connections = limits.max_connections
         self.max_keepalive = limits.max_keepalive_connections
         self.keepalive_expiry = limits.keepalive_expiry
@@ -283,10 +291,11 @@ class LeanHttp:
         self.passed_on = 0  # calls handed to ``fallback``
 
     # the callers' API
-    async def post(self, url: str | httpx.URL, *, json: Any = None,
+    async def post(self, url: str | httpx.URL, *, json: Any = None, content: bytes | None = None,
                    headers: dict[str, str] | None = None,
                    timeout: float | None = _USE_DEFAULT) -> LeanResponse | httpx.Response:
-        return await self.request("POST", url, json=json, headers=headers, timeout=timeout)
+        return await self.request("POST", url, json=json, content=content, headers=headers,
+                                  timeout=timeout)
 
     async def get(self, url: str | httpx.URL, *, headers: dict[str, str] | None = None,
                   timeout: float | None = _USE_DEFAULT) -> LeanResponse | httpx.Response:
@@ -297,9 +306,14 @@ class LeanHttp:
                       timeout: float | None = _USE_DEFAULT) -> LeanResponse | httpx.Response:
         # A POST with a JSON body or a GET (a POST without a body has its Content-Length
         # where httpx's own headers go: httpx sends it).
-        plain = content is None and (method == "GET" or method == "POST" and json is not None)
+        if content is None:
+            plain = method == "GET" or method == "POST" and json is not None
+        else:
+            plain = (self.raw_bodies and method == "POST" and json is None
+                     and type(content) is bytes)
         target = self._target(url) if plain else None
-        extra = _extra_headers(headers) if target is not None else None
+        extra = (_extra_headers(headers, _MERGED if content is None else _MERGED_RAW)
+                 if target is not None else None)
         if target is None or extra is None:
             self.passed_on += 1
             kwargs: dict[str, Any] = {"json": json, "content": content, "headers": headers}
@@ -314,6 +328,9 @@ class LeanHttp:
             request = b"".join((method.encode("ascii"), target.head, extra,
                                 b"Content-Length: ", str(len(body)).encode("ascii"),
                                 b"\r\nContent-Type: application/json\r\n\r\n", body))
+        elif content is not None:
+            request = b"".join((b"POST", target.head, extra, b"Content-Length: ",
+                                str(len(content)).encode("ascii"), b"\r\n\r\n", content))
         else:
             request = b"".join((method.encode("ascii"), target.head, extra, b"\r\n"))
         connection = await self._acquire(target, timeout)
@@ -452,14 +469,14 @@ class LeanHttp:
                 return
 
 
-def _extra_headers(headers: dict[str, str] | None) -> bytes | None:
+def _extra_headers(headers: dict[str, str] | None, merged: frozenset[str]) -> bytes | None:
     """The caller's headers as httpx writes them after its own, or None when httpx would
     merge one with its own or refuse one (those calls go to httpx)."""
     if not headers:
         return b""
     parts = []
     for name, value in headers.items():
-        if (type(name) is not str or type(value) is not str or name.lower() in _MERGED
+        if (type(name) is not str or type(value) is not str or name.lower() in merged
                 or not value.isprintable() or not _token(name)):
             return None
         parts.append(f"{name}: {value}\r\n")
